@@ -1,0 +1,5 @@
+"""Shim: metadata lives in setup.cfg."""
+
+from setuptools import setup
+
+setup()

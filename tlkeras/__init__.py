@@ -1,0 +1,43 @@
+"""tlkeras: transfer learning for Keras 3.
+
+The names most users need are here; each subpackage (`tlkeras.bases`,
+`tlkeras.heads`, `tlkeras.freezing`, ...) lists the rest in its `__all__`.
+"""
+
+import os as _os
+
+_os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from tlkeras import bases  # noqa: E402
+from tlkeras import builders  # noqa: E402
+from tlkeras import evaluation  # noqa: E402
+from tlkeras import freezing  # noqa: E402
+from tlkeras import heads  # noqa: E402
+from tlkeras import training  # noqa: E402
+from tlkeras.bases import list_bases  # noqa: E402
+from tlkeras.builders import TransferModel  # noqa: E402
+from tlkeras.builders import build_classifier  # noqa: E402
+from tlkeras.builders import build_feature_extractor  # noqa: E402
+from tlkeras.builders import build_regressor  # noqa: E402
+from tlkeras.evaluation import summary  # noqa: E402
+from tlkeras.freezing import LayerGroup  # noqa: E402
+from tlkeras.freezing import layer_groups  # noqa: E402
+from tlkeras.version import __version__  # noqa: E402
+
+__all__ = [
+    "LayerGroup",
+    "TransferModel",
+    "__version__",
+    "bases",
+    "build_classifier",
+    "build_feature_extractor",
+    "build_regressor",
+    "builders",
+    "evaluation",
+    "freezing",
+    "heads",
+    "layer_groups",
+    "list_bases",
+    "summary",
+    "training",
+]

@@ -1,0 +1,180 @@
+"""The builders: base + head + freeze policy in one call."""
+
+from typing import Optional
+
+from tlkeras import freezing
+from tlkeras.bases.resolve import resolve_base
+from tlkeras.builders.transfer_model import TransferModel
+from tlkeras.heads.head import Head
+from tlkeras.heads.resolve import resolve_head
+
+
+def build_classifier(
+    base,
+    num_classes: int,
+    *,
+    input_shape=None,
+    weights: Optional[str] = "imagenet",
+    base_kwargs: Optional[dict] = None,
+    head="linear",
+    multi_label: bool = False,
+    logits: bool = False,
+    freeze="base",
+    bn: str = "frozen",
+    name: Optional[str] = None,
+) -> TransferModel:
+    """A classifier made of a pretrained base and a new head.
+
+    Args:
+        base: a `keras.applications` name (`"MobileNetV2"`, `"resnet50"`,
+            `"efficientnetv2b0"`...; see `tlkeras.bases.list_bases()`) or any
+            `keras.Model` (e.g. a network you trained, image or not).
+        num_classes: int, the number of classes. `1` gives a single sigmoid
+            output (binary classification).
+        input_shape: tuple, the shape of one input, e.g. `(224, 224, 3)`.
+            Defaults to the base's own.
+        weights: `"imagenet"`, `None` (random) or the path to a weights file
+            for a named base. Defaults to `"imagenet"`.
+        base_kwargs: dict of extra arguments for a named base's constructor,
+            e.g. `{"alpha": 0.35}`. Defaults to `None`.
+        head: `"linear"`, `"mlp"` or a `tlkeras.heads.Head` such as
+            `tlkeras.heads.MLP(units=(128,), dropout=0.3)`. Defaults to
+            `"linear"`.
+        multi_label: bool, independent sigmoid outputs (several labels per
+            example). Defaults to `False`.
+        logits: bool, output logits instead of probabilities. Defaults to
+            `False`.
+        freeze: the freeze policy (see `tlkeras.freezing.apply`): `"base"`,
+            `"none"`, an int (top base groups to train),
+            `tlkeras.freezing.UpTo(layer_name)` or a predicate. Defaults to
+            `"base"`.
+        bn: `"frozen"` (BN statistics of the base never change) or
+            `"train"`. Defaults to `"frozen"`.
+        name: string, the model's name. Defaults to `None`.
+
+    Returns:
+        A `tlkeras.TransferModel`; `model.compile()` picks the matching loss
+        and metrics.
+
+    Example:
+
+    Linear probe on a small MobileNetV2:
+
+    >>> import tlkeras as tlk
+    >>> model = tlk.build_classifier(
+    ...     "mobilenet_v2", num_classes=5, input_shape=(32, 32, 3),
+    ...     weights=None, base_kwargs={"alpha": 0.35},
+    ...     head=tlk.heads.MLP(units=(16,), dropout=0.3))
+    >>> [g.name for g in tlk.layer_groups(model)][-2:]
+    ['top', 'head']
+    """
+    if not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(
+            "`num_classes` must be a positive int. Received: "
+            f"num_classes={num_classes!r}"
+        )
+    if num_classes == 1 or multi_label:
+        task = "multilabel" if multi_label else "binary"
+        activation = None if logits else "sigmoid"
+    else:
+        task = "multiclass"
+        activation = None if logits else "softmax"
+    return _build(
+        base, resolve_head(head).with_outputs(num_classes, activation),
+        task=task, logits=logits, input_shape=input_shape, weights=weights,
+        base_kwargs=base_kwargs, freeze=freeze, bn=bn, name=name,
+    )
+
+
+def build_regressor(
+    base,
+    num_outputs: int = 1,
+    *,
+    input_shape=None,
+    weights: Optional[str] = "imagenet",
+    base_kwargs: Optional[dict] = None,
+    head="linear",
+    freeze="base",
+    bn: str = "frozen",
+    name: Optional[str] = None,
+) -> TransferModel:
+    """A regressor: a pretrained base and a head with linear outputs.
+
+    Args: as `build_classifier`, with `num_outputs` (int, the number of
+    targets, defaults to `1`) in place of `num_classes`.
+
+    Example:
+
+    >>> import tlkeras as tlk
+    >>> model = tlk.build_regressor(
+    ...     "mobilenet_v2", input_shape=(32, 32, 3), weights=None,
+    ...     base_kwargs={"alpha": 0.35})
+    >>> model.output_shape
+    (None, 1)
+    """
+    if not isinstance(num_outputs, int) or num_outputs < 1:
+        raise ValueError(
+            "`num_outputs` must be a positive int. Received: "
+            f"num_outputs={num_outputs!r}"
+        )
+    return _build(
+        base, resolve_head(head).with_outputs(num_outputs, None),
+        task="regression", logits=False, input_shape=input_shape,
+        weights=weights, base_kwargs=base_kwargs, freeze=freeze, bn=bn,
+        name=name,
+    )
+
+
+def build_feature_extractor(
+    base,
+    *,
+    input_shape=None,
+    weights: Optional[str] = "imagenet",
+    base_kwargs: Optional[dict] = None,
+    pooling: Optional[str] = "avg",
+    name: Optional[str] = None,
+) -> TransferModel:
+    """A frozen base with pooling: raw inputs in, feature vectors out.
+
+    Args: as `build_classifier`, plus `pooling` (`"avg"`, `"max"`,
+    `"flatten"` or `None`; defaults to `"avg"`).
+
+    Example:
+
+    >>> import tlkeras as tlk
+    >>> model = tlk.build_feature_extractor(
+    ...     "mobilenet_v2", input_shape=(32, 32, 3), weights=None,
+    ...     base_kwargs={"alpha": 0.35})
+    >>> model.output_shape
+    (None, 1280)
+    """
+    return _build(
+        base, Head(pooling=pooling, name="head"), task="features",
+        logits=False, input_shape=input_shape, weights=weights,
+        base_kwargs=base_kwargs, freeze="base", bn="frozen", name=name,
+    )
+
+
+def _build(base, head, *, task, logits, input_shape, weights, base_kwargs,
+           freeze, bn, name):
+    if bn not in freezing.BN_POLICIES:
+        raise ValueError(
+            f"`bn` must be one of {freezing.BN_POLICIES}. Received: bn={bn!r}"
+        )
+    resolved = resolve_base(
+        base, input_shape=input_shape, weights=weights,
+        base_kwargs=base_kwargs,
+    )
+    model = TransferModel(
+        resolved.model,
+        head,
+        preprocessing=resolved.preprocessing,
+        input_shape=input_shape,
+        base_name=resolved.name,
+        task=task,
+        logits=logits,
+        bn=bn,
+        name=name,
+    )
+    freezing.apply(model, freeze, bn=bn)
+    return model

@@ -1,0 +1,173 @@
+"""`TransferModel`: a base, a head and the preprocessing, as one model."""
+
+from typing import Optional
+
+import keras
+
+from tlkeras.freezing.sync import sync_trainable
+
+TASKS = ("multiclass", "binary", "multilabel", "regression", "features")
+
+
+@keras.saving.register_keras_serializable(package="tlkeras")
+class TransferModel(keras.Model):
+    """A functional model made of a pretrained base and a new head.
+
+    The builders (`tlkeras.build_classifier` & co.) make these; you rarely
+    call the constructor yourself. The model takes raw inputs (pixels in
+    [0, 255] for `keras.applications` bases: their preprocessing is inside),
+    trains with plain `fit`, and saves and loads as a `.keras` file with its
+    layer groups and frozen layers intact.
+
+    Changing `trainable` flags between two `fit` calls simply works: the
+    model rebuilds its optimizer state and train function when the flags
+    changed (plain Keras silently ignores such changes until you compile
+    again).
+
+    Args:
+        base: `keras.Model`, the pretrained base.
+        head: `tlkeras.heads.Head`, the new head.
+        preprocessing: `keras.layers.Layer` or `None`, applied to the inputs
+            before the base. Defaults to `None`.
+        input_shape: tuple, the input shape without the batch dimension.
+            Defaults to the base's.
+        input_dtype: string, the input dtype. Defaults to `"float32"`.
+        base_name: string or `None`, the `keras.applications` name of the
+            base; it picks the layer-group rules. Defaults to `None`.
+        task: one of `"multiclass"`, `"binary"`, `"multilabel"`,
+            `"regression"`, `"features"`; it picks `compile`'s default loss
+            and metrics. Defaults to `"multiclass"`.
+        logits: bool, whether the head outputs logits. Defaults to `False`.
+        bn: `"frozen"` or `"train"`, the BatchNormalization policy the
+            freezing functions apply. Defaults to `"frozen"`.
+
+    Example:
+
+    >>> import tlkeras as tlk
+    >>> model = tlk.build_classifier(
+    ...     "mobilenet_v2", num_classes=3, input_shape=(32, 32, 3),
+    ...     weights=None, base_kwargs={"alpha": 0.35})
+    >>> model.compile()                # loss and metrics follow the task
+    >>> model.predict(keras.ops.zeros((1, 32, 32, 3)), verbose=0).shape
+    (1, 3)
+    """
+
+    def __init__(
+        self,
+        base: keras.Model,
+        head: keras.layers.Layer,
+        *,
+        preprocessing: Optional[keras.layers.Layer] = None,
+        input_shape=None,
+        input_dtype: str = "float32",
+        base_name: Optional[str] = None,
+        task: str = "multiclass",
+        logits: bool = False,
+        bn: str = "frozen",
+        **kwargs,
+    ):
+        if task not in TASKS:
+            raise ValueError(
+                f"`task` must be one of {TASKS}. Received: task={task!r}"
+            )
+        if input_shape is None:
+            input_shape = tuple(base.input_shape[1:])
+        # === Layers ===
+        self.base = base
+        self.head = head
+        self.preprocessing = preprocessing
+
+        # === Functional Model ===
+        inputs = keras.Input(
+            shape=tuple(input_shape), dtype=input_dtype, name="inputs"
+        )
+        x = inputs if preprocessing is None else preprocessing(inputs)
+        outputs = head(base(x))
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.input_shape_ = tuple(input_shape)
+        self.inputs_dtype = input_dtype
+        self.base_name = base_name
+        self.task = task
+        self.logits = logits
+        self.bn = bn
+
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
+        """`keras.Model.compile` with defaults that follow the task.
+
+        `"auto"` gives Adam(1e-3); sparse categorical cross-entropy and
+        accuracy for `multiclass`; binary cross-entropy and binary accuracy
+        for `binary` and `multilabel`; mean squared error and mean absolute
+        error for `regression` (`from_logits` follows the model).
+        """
+        if optimizer == "auto":
+            optimizer = keras.optimizers.Adam(1e-3)
+        if loss == "auto":
+            loss = self._default_loss()
+        if metrics == "auto":
+            metrics = self._default_metrics()
+        super().compile(
+            optimizer=optimizer, loss=loss, metrics=metrics, **kwargs
+        )
+
+    def _default_loss(self):
+        if self.task == "multiclass":
+            return keras.losses.SparseCategoricalCrossentropy(
+                from_logits=self.logits
+            )
+        if self.task in ("binary", "multilabel"):
+            return keras.losses.BinaryCrossentropy(from_logits=self.logits)
+        if self.task == "regression":
+            return keras.losses.MeanSquaredError()
+        return None
+
+    def _default_metrics(self):
+        if self.task == "multiclass":
+            return ["accuracy"]
+        if self.task in ("binary", "multilabel"):
+            threshold = 0.0 if self.logits else 0.5
+            return [keras.metrics.BinaryAccuracy(threshold=threshold)]
+        if self.task == "regression":
+            return ["mae"]
+        return None
+
+    def make_train_function(self, force=False):
+        # Keras reads `trainable` only when it traces; pick up any change
+        # made since (by the user or by tlkeras.freezing) before training.
+        if sync_trainable(self):
+            force = True
+        return super().make_train_function(force=force)
+
+    def get_config(self):
+        # Like keras-hub's Task: the nested base and head are serialized
+        # whole, and `from_config` rebuilds the functional graph from them,
+        # so `super().get_config()` (a functional graph config) is skipped.
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "base": keras.layers.serialize(self.base),
+            "head": keras.layers.serialize(self.head),
+            "preprocessing": None
+            if self.preprocessing is None
+            else keras.layers.serialize(self.preprocessing),
+            "input_shape": list(self.input_shape_),
+            "input_dtype": self.inputs_dtype,
+            "base_name": self.base_name,
+            "task": self.task,
+            "logits": self.logits,
+            "bn": self.bn,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for key in ("base", "head", "preprocessing"):
+            if config.get(key) is not None:
+                config[key] = keras.layers.deserialize(
+                    config[key], custom_objects=custom_objects
+                )
+        trainable = config.pop("trainable", True)
+        model = cls(**config)
+        model._trainable = trainable
+        return model

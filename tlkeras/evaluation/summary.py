@@ -1,0 +1,75 @@
+"""`summary`: a table of layer groups and what trains."""
+
+from typing import Callable
+from typing import Optional
+
+import keras
+
+from tlkeras.freezing.groups import layer_groups
+from tlkeras.freezing.layer_group import _size
+
+
+def summary(
+    model: keras.Model, print_fn: Optional[Callable[[str], None]] = None
+) -> str:
+    """Print and return a table of the model's layer groups.
+
+    One row per group, input side first: its layers, trainable and frozen
+    parameter counts, and the mode of its BatchNormalization layers
+    (`inference`: statistics fixed; `training`: they update).
+
+    Args:
+        model: a `tlkeras.TransferModel` or another `keras.Model`.
+        print_fn: callable taking a string, used instead of `print`.
+
+    Example:
+
+    >>> import tlkeras as tlk
+    >>> model = tlk.build_classifier(
+    ...     "resnet50", num_classes=2, input_shape=(32, 32, 3), weights=None)
+    >>> table = tlk.summary(model, print_fn=lambda s: None)
+    >>> table.splitlines()[0].split()
+    ['group', 'layers', 'trainable', 'frozen', 'batchnorm']
+    """
+    rows = []
+    totals = [0, 0]
+    for group in layer_groups(model):
+        trainable = sum(_size(v) for v in group.trainable_variables)
+        frozen = sum(_size(v) for v in group.non_trainable_variables)
+        totals[0] += trainable
+        totals[1] += frozen
+        rows.append(
+            (group.name, str(len(group.layers)), f"{trainable:,}",
+             f"{frozen:,}", _bn_mode(group))
+        )
+    rows.append(("total", "", f"{totals[0]:,}", f"{totals[1]:,}", ""))
+    header = ("group", "layers", "trainable", "frozen", "batchnorm")
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(5)]
+
+    def line(row):
+        cells = [row[0].ljust(widths[0])]
+        cells += [c.rjust(w) for c, w in zip(row[1:4], widths[1:4])]
+        cells.append(row[4].ljust(widths[4]))
+        return "  ".join(cells).rstrip()
+
+    rule = "-" * len(line(header))
+    text = "\n".join(
+        [line(header), rule] + [line(r) for r in rows[:-1]]
+        + [rule, line(rows[-1])]
+    )
+    (print_fn or print)(text)
+    return text
+
+
+def _bn_mode(group) -> str:
+    modes = {
+        sub.trainable
+        for layer in group.layers
+        for sub in layer._flatten_layers()
+        if isinstance(sub, keras.layers.BatchNormalization)
+    }
+    if not modes:
+        return ""
+    if len(modes) == 2:
+        return "mixed"
+    return "training" if modes.pop() else "inference"

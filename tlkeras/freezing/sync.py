@@ -1,0 +1,63 @@
+"""Make trainability changes take effect on a compiled model.
+
+Keras 3 reads `trainable` when it traces the train function and builds the
+optimizer; a change afterwards is silently ignored (a layer frozen after a
+first `fit` keeps training, one unfrozen stays frozen). `sync_trainable`
+rebuilds what depends on it.
+"""
+
+import keras
+
+from tlkeras.training.optimizer_state import rebuild_optimizer
+from tlkeras.training.optimizer_state import same_variables
+
+
+def trainable_state(model: keras.Model) -> tuple:
+    """The `trainable` flag of every layer, in a comparable form."""
+    return tuple(
+        (id(layer), layer.trainable) for layer in model._flatten_layers()
+    )
+
+
+def sync_trainable(model: keras.Model) -> bool:
+    """Make the model's current `trainable` flags take effect.
+
+    If the optimizer was built on other variables it is rebuilt in place
+    (state kept for variables that stay trainable, fresh state for newly
+    trainable ones, none for frozen ones), and the train function is traced
+    again on the next `fit`. Cheap when nothing changed.
+
+    Args:
+        model: a `keras.Model`, compiled or not.
+
+    Returns:
+        Whether anything had to be rebuilt.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile("sgd", "mse")
+    >>> model.layers[0].trainable = False
+    >>> sync_trainable(model)
+    False
+    """
+    changed = False
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and optimizer.built:
+        variables = model.trainable_variables
+        if not same_variables(_innermost(optimizer), variables):
+            rebuild_optimizer(optimizer, variables, model.distribute_strategy)
+            changed = True
+    state = trainable_state(model)
+    traced = getattr(model, "train_function", None) is not None
+    if traced and state != getattr(model, "_tlk_trainable_state", None):
+        changed = True
+    if changed:
+        model.train_function = None
+    model._tlk_trainable_state = state
+    return changed
+
+
+def _innermost(optimizer):
+    inner = getattr(optimizer, "inner_optimizer", None)
+    return optimizer if inner is None else _innermost(inner)
