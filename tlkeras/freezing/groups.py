@@ -11,10 +11,16 @@ from tlkeras.bases.registry import get_spec
 from tlkeras.freezing.layer_group import LayerGroup
 from tlkeras.freezing.layer_group import _size
 
-# Models with at most this many layers that hold weights get one group per
-# such layer; larger ones get DEFAULT_NUM_GROUPS balanced groups.
+# Bases with at most this many units (see `split_into_groups`) get one group
+# per unit; larger ones get DEFAULT_NUM_GROUPS balanced groups.
 MAX_LAYERWISE_GROUPS = 6
 DEFAULT_NUM_GROUPS = 4
+_NORMALIZATION = (
+    keras.layers.BatchNormalization,
+    keras.layers.LayerNormalization,
+    keras.layers.GroupNormalization,
+    keras.layers.UnitNormalization,
+)
 
 
 def layer_groups(model: keras.Model) -> List[LayerGroup]:
@@ -78,10 +84,12 @@ def split_into_groups(
 ) -> List[LayerGroup]:
     """Split `layers` into contiguous groups balanced by parameter count.
 
-    Layers without weights join the next layer that has some (the last
-    ones join the last group). With `num_groups=None`, a list with at most
-    6 weighted layers gets one group per weighted layer, named after it;
-    a longer one gets 4 groups named `group1` ... `group4`.
+    The split works on units: a layer with weights of its own (a `Dense`,
+    a `Conv2D`...) together with the normalization, activation and other
+    layers that follow it up to the next such layer, so a conv-BN-ReLU
+    block stays whole. Layers before the first unit join the first group.
+    With `num_groups=None`, at most 6 units give one group per unit, named
+    after its first layer; more give 4 groups, `group1` ... `group4`.
 
     Args:
         layers: the layers, in model order.
@@ -96,50 +104,69 @@ def split_into_groups(
     ['dense', 'dense_1', 'dense_2']
     """
     layers = list(layers)
-    weighted = [i for i, layer in enumerate(layers) if layer.weights]
-    if not weighted:
+    starts = [i for i, layer in enumerate(layers) if _starts_unit(layer)]
+    if not starts:
         return [LayerGroup("group1", layers, model)] if layers else []
+    # The first unit names its group but also takes the layers before it.
+    names = [layers[i].name for i in starts]
+    bounds = [0] + starts[1:] + [len(layers)]
+    units = list(zip(bounds, bounds[1:]))
     if num_groups is None:
-        if len(weighted) <= MAX_LAYERWISE_GROUPS:
-            return _layerwise(layers, weighted, model)
+        if len(units) <= MAX_LAYERWISE_GROUPS:
+            return [
+                LayerGroup(name, layers[s:e], model)
+                for name, (s, e) in zip(names, units)
+            ]
         num_groups = DEFAULT_NUM_GROUPS
     if not isinstance(num_groups, int) or num_groups < 1:
         raise ValueError(
-            f"`num_groups` must be a positive int. Received: "
+            "`num_groups` must be a positive int. Received: "
             f"num_groups={num_groups!r}"
         )
-    num_groups = min(num_groups, len(weighted))
-    sizes = [sum(_size(v) for v in layer.weights) for layer in layers]
-    total = sum(sizes)
-    # Cut after the layer where the running total first reaches k/n of it,
-    # never leaving a group without a weighted layer.
-    cuts, running, k = [], 0, 1
-    for i, size in enumerate(sizes):
-        running += size
-        remaining_weighted = sum(1 for j in weighted if j > i)
-        groups_left = num_groups - len(cuts) - 1
-        if (
-            groups_left > 0
-            and size > 0
-            and (running >= total * k / num_groups
-                 or remaining_weighted == groups_left)
-        ):
-            cuts.append(i + 1)
-            k = len(cuts) + 1
-    bounds = [0] + cuts + [len(layers)]
+    num_groups = min(num_groups, len(units))
+    sizes = [
+        sum(_size(v) for layer in layers[s:e] for v in layer.weights)
+        for s, e in units
+    ]
+    cuts = _balanced_cuts(sizes, num_groups)
+    edges = [0] + cuts + [len(units)]
     return [
-        LayerGroup(f"group{n + 1}", layers[a:b], model)
-        for n, (a, b) in enumerate(zip(bounds, bounds[1:]))
+        LayerGroup(
+            f"group{n + 1}", layers[units[a][0]:units[b - 1][1]], model
+        )
+        for n, (a, b) in enumerate(zip(edges, edges[1:]))
     ]
 
 
-def _layerwise(layers, weighted, model):
-    groups, start = [], 0
-    for n, i in enumerate(weighted):
-        end = i + 1 if n < len(weighted) - 1 else len(layers)
-        groups.append(LayerGroup(layers[i].name, layers[start:end], model))
-        start = end
-    return groups
+def _balanced_cuts(sizes, num_groups) -> list:
+    """Cut points splitting `sizes` into `num_groups` contiguous, non-empty
+    runs whose largest sum is as small as possible (dynamic programming)."""
+    prefix = [0]
+    for size in sizes:
+        prefix.append(prefix[-1] + size)
+    n = len(sizes)
+    inf = float("inf")
+    # best[k][j]: the smallest largest-run sum splitting sizes[:j] in k runs.
+    best = [[inf] * (n + 1) for _ in range(num_groups + 1)]
+    choice = [[0] * (n + 1) for _ in range(num_groups + 1)]
+    best[0][0] = 0
+    for k in range(1, num_groups + 1):
+        for j in range(k, n + 1):
+            for i in range(k - 1, j):
+                cost = max(best[k - 1][i], prefix[j] - prefix[i])
+                if cost < best[k][j]:
+                    best[k][j], choice[k][j] = cost, i
+    cuts, j = [], n
+    for k in range(num_groups, 1, -1):
+        j = choice[k][j]
+        cuts.append(j)
+    return sorted(cuts)
+
+
+def _starts_unit(layer) -> bool:
+    """Whether a layer holds weights of its own that are not
+    normalization statistics or scales."""
+    return bool(layer.weights) and not isinstance(layer, _NORMALIZATION)
 
 
 def _split(model, layers, base_name) -> List[LayerGroup]:
