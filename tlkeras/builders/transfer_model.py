@@ -1,5 +1,6 @@
 """`TransferModel`: a base, a head and the preprocessing, as one model."""
 
+import copy
 from typing import Optional
 
 import keras
@@ -111,6 +112,14 @@ class TransferModel(keras.Model):
             optimizer=optimizer, loss=loss, metrics=metrics, **kwargs
         )
 
+    def compile_from_config(self, config):
+        # Our `compile` only fills in defaults, so the saved compile config
+        # (optimizer, loss, metrics) can go through it unchanged.
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def _default_loss(self):
         if self.task == "multiclass":
             return keras.losses.SparseCategoricalCrossentropy(
@@ -161,7 +170,8 @@ class TransferModel(keras.Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        config = dict(config)
+        # Keras's deserialization pops keys from nested dicts: work on a copy.
+        config = copy.deepcopy(config)
         for key in ("base", "head", "preprocessing"):
             if config.get(key) is not None:
                 config[key] = keras.layers.deserialize(
