@@ -10,7 +10,8 @@ from pathlib import Path  # noqa: E402
 import keras  # noqa: E402
 import pytest  # noqa: E402
 
-DEFAULT_ASSETS = Path(__file__).resolve().parents[1].parent / "shared" / "assets"
+# The checkout sits beside shared/: <root>/main/tests -> <root>/shared/assets
+DEFAULT_ASSETS = Path(__file__).resolve().parents[2] / "shared" / "assets"
 MOBILENET_V2_035 = (
     "weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
 )

@@ -11,9 +11,14 @@ from tests.helpers import tiny_cnn
 def classifier():
     keras.utils.set_random_seed(0)
     model = tlk.build_classifier(
-        "mobilenet_v2", 5, input_shape=(32, 32, 3), weights=None,
+        "mobilenet_v2",
+        5,
+        input_shape=(32, 32, 3),
+        weights=None,
         base_kwargs={"alpha": 0.35},
-        head=tlk.heads.MLP(units=(16,), dropout=0.3, l2=1e-4), freeze=2)
+        head=tlk.heads.MLP(units=(16,), dropout=0.3, l2=1e-4),
+        freeze=2,
+    )
     x, y = image_data(n=16, size=32, num_classes=5)
     model.compile()
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
@@ -29,25 +34,34 @@ def test_the_model_is_a_transfer_model(classifier):
     assert classifier.base_name == "MobileNetV2"
 
 
-def test_keras_round_trip_keeps_predictions_groups_and_flags(classifier,
-                                                            tmp_path):
+def test_keras_round_trip_keeps_predictions_groups_and_flags(
+    classifier, tmp_path
+):
     path = tmp_path / "model.keras"
     classifier.save(path)
     loaded = keras.saving.load_model(path)  # safe_mode, no custom objects
     assert type(loaded) is tlk.TransferModel
     x, _ = image_data(n=4, size=32)
-    np.testing.assert_array_equal(classifier.predict(x, verbose=0),
-                                  loaded.predict(x, verbose=0))
+    np.testing.assert_array_equal(
+        classifier.predict(x, verbose=0), loaded.predict(x, verbose=0)
+    )
     groups = tlk.layer_groups(classifier)
     loaded_groups = tlk.layer_groups(loaded)
     assert [g.name for g in loaded_groups] == [g.name for g in groups]
-    assert [g.trainable for g in loaded_groups] == [
-        g.trainable for g in groups] == [False] * 4 + [True] * 3
+    assert (
+        [g.trainable for g in loaded_groups]
+        == [g.trainable for g in groups]
+        == [False] * 4 + [True] * 3
+    )
     assert [len(g.trainable_variables) for g in loaded_groups] == [
-        len(g.trainable_variables) for g in groups]
+        len(g.trainable_variables) for g in groups
+    ]
     assert loaded.bn == "frozen" and loaded.task == "multiclass"
-    bn = [layer for layer in loaded.base.layers
-          if isinstance(layer, keras.layers.BatchNormalization)]
+    bn = [
+        layer
+        for layer in loaded.base.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
     assert bn and not any(layer.trainable for layer in bn)
     # The optimizer state came back too, and training goes on.
     assert int(loaded.optimizer.iterations) == 2
@@ -64,14 +78,26 @@ def test_config_round_trip(classifier):
 def test_compile_defaults_follow_the_task():
     x, _ = image_data(n=8, size=16)
     cases = [
-        (tlk.build_classifier(tiny_cnn(), 3), "SparseCategoricalCrossentropy",
-         np.array([0, 1, 2, 0, 1, 2, 0, 1])),
-        (tlk.build_classifier(tiny_cnn(), 1), "BinaryCrossentropy",
-         np.array([0, 1, 0, 1, 0, 1, 0, 1])),
-        (tlk.build_classifier(tiny_cnn(), 3, multi_label=True),
-         "BinaryCrossentropy", np.eye(3)[[0, 1, 2, 0, 1, 2, 0, 1]]),
-        (tlk.build_regressor(tiny_cnn(), 2), "MeanSquaredError",
-         np.ones((8, 2))),
+        (
+            tlk.build_classifier(tiny_cnn(), 3),
+            "SparseCategoricalCrossentropy",
+            np.array([0, 1, 2, 0, 1, 2, 0, 1]),
+        ),
+        (
+            tlk.build_classifier(tiny_cnn(), 1),
+            "BinaryCrossentropy",
+            np.array([0, 1, 0, 1, 0, 1, 0, 1]),
+        ),
+        (
+            tlk.build_classifier(tiny_cnn(), 3, multi_label=True),
+            "BinaryCrossentropy",
+            np.eye(3)[[0, 1, 2, 0, 1, 2, 0, 1]],
+        ),
+        (
+            tlk.build_regressor(tiny_cnn(), 2),
+            "MeanSquaredError",
+            np.ones((8, 2)),
+        ),
     ]
     for model, loss_name, y in cases:
         model.compile()
@@ -111,9 +137,14 @@ def test_feature_extractor_is_fully_frozen():
 
 
 def test_non_image_base_needs_no_pooling():
-    base = keras.Sequential([
-        keras.Input((10,)), keras.layers.Dense(16, activation="relu"),
-        keras.layers.Dense(8, activation="relu")], name="mlp")
+    base = keras.Sequential(
+        [
+            keras.Input((10,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(8, activation="relu"),
+        ],
+        name="mlp",
+    )
     model = tlk.build_classifier(base, 2, freeze="none")
     assert model.head.pool is None
     assert model.input_shape == (None, 10)
@@ -131,10 +162,12 @@ def test_builder_argument_errors():
         tlk.build_regressor(tiny_cnn(), 0)
     with pytest.raises(ValueError, match="Received: head='deep'"):
         tlk.build_classifier(tiny_cnn(), 2, head="deep")
-    with pytest.raises(ValueError, match="num_outputs=4, but the model "
-                       "needs 2"):
-        tlk.build_classifier(tiny_cnn(), 2,
-                             head=tlk.heads.Linear(num_outputs=4))
+    with pytest.raises(
+        ValueError, match="num_outputs=4, but the model needs 2"
+    ):
+        tlk.build_classifier(
+            tiny_cnn(), 2, head=tlk.heads.Linear(num_outputs=4)
+        )
     with pytest.raises(ValueError, match="Received: task='ranking'"):
         tlk.TransferModel(tiny_cnn(), tlk.heads.Linear(), task="ranking")
 
@@ -142,12 +175,24 @@ def test_builder_argument_errors():
 @pytest.mark.assets
 def test_quick_start_with_real_weights(mobilenet_v2_weights):
     model = tlk.build_classifier(
-        "mobilenet_v2", num_classes=5, input_shape=(96, 96, 3),
-        weights=mobilenet_v2_weights, base_kwargs={"alpha": 0.35},
-        head=tlk.heads.MLP(units=(128,), dropout=0.3), freeze="base")
+        "mobilenet_v2",
+        num_classes=5,
+        input_shape=(96, 96, 3),
+        weights=mobilenet_v2_weights,
+        base_kwargs={"alpha": 0.35},
+        head=tlk.heads.MLP(units=(128,), dropout=0.3),
+        freeze="base",
+    )
     groups = tlk.layer_groups(model)
     assert [g.name for g in groups] == [
-        "stem", "stage1", "stage2", "stage3", "stage4", "top", "head"]
+        "stem",
+        "stage1",
+        "stage2",
+        "stage3",
+        "stage4",
+        "top",
+        "head",
+    ]
     assert [len(g.trainable_variables) for g in groups] == [0] * 6 + [4]
     table = tlk.summary(model, print_fn=lambda s: None)
     assert "164,613" in table and "410,208" in table

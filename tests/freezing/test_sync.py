@@ -33,8 +33,9 @@ def test_freezing_after_fit_stops_training():
     trained_before = values(group(model, "conv_c").trainable_variables)
     model.fit(X, Y, batch_size=8, epochs=1, verbose=0)
     assert_all_equal(before, values(frozen))
-    assert_all_changed(trained_before,
-                       values(group(model, "conv_c").trainable_variables))
+    assert_all_changed(
+        trained_before, values(group(model, "conv_c").trainable_variables)
+    )
 
 
 def test_unfreezing_after_fit_starts_training():
@@ -64,8 +65,7 @@ def test_unfreezing_keeps_the_optimizer_state_of_trained_variables():
     conv_a_slots = [v for v in optimizer.variables if "conv_a_kernel" in v.name]
     assert len(conv_a_slots) == 2
     assert all(not np.any(v) for v in values(conv_a_slots))
-    assert len(optimizer._trainable_variables) == len(
-        model.trainable_variables)
+    assert len(optimizer._trainable_variables) == len(model.trainable_variables)
     assert id(head_kernel) in {id(v) for v in optimizer._trainable_variables}
 
 
@@ -93,9 +93,13 @@ def test_user_flips_on_a_transfer_model_take_effect_in_fit():
 
 
 def test_plain_keras_model_after_apply():
-    model = keras.Sequential([
-        keras.Input((4,)), keras.layers.Dense(8, name="d1"),
-        keras.layers.Dense(2, name="out")])
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, name="d1"),
+            keras.layers.Dense(2, name="out"),
+        ]
+    )
     model.compile(keras.optimizers.SGD(0.1, momentum=0.9), "mse")
     x = np.ones((8, 4), "float32")
     y = np.zeros((8, 2), "float32")

@@ -28,15 +28,22 @@ def test_pooling_only_where_needed(shape, pooling, expected_pool):
 
 
 def test_mlp_structure_and_regularization():
-    head = MLP(units=(16, 8), dropout=0.2, l1=1e-3, l2=1e-3,
-               batch_norm=True).with_outputs(2)
+    head = MLP(
+        units=(16, 8), dropout=0.2, l1=1e-3, l2=1e-3, batch_norm=True
+    ).with_outputs(2)
     head(np.ones((4, 5, 5, 3), "float32"))
-    dense = [layer for layer in head.hidden
-             if isinstance(layer, keras.layers.Dense)]
+    dense = [
+        layer for layer in head.hidden if isinstance(layer, keras.layers.Dense)
+    ]
     assert [layer.units for layer in dense] == [16, 8]
     assert all(not layer.use_bias for layer in dense)
-    assert sum(isinstance(layer, keras.layers.BatchNormalization)
-               for layer in head.hidden) == 2
+    assert (
+        sum(
+            isinstance(layer, keras.layers.BatchNormalization)
+            for layer in head.hidden
+        )
+        == 2
+    )
     assert len(head.losses) == 3  # two hidden kernels and the output kernel
     assert all(float(loss) > 0 for loss in head.losses)
 
@@ -61,8 +68,15 @@ def test_output_runs_in_float32_under_mixed_precision():
 @pytest.mark.parametrize(
     "head",
     [
-        Head(units=(4,), activation="gelu", dropout=0.1, l2=1e-4,
-             pooling="max", num_outputs=3, output_activation="sigmoid"),
+        Head(
+            units=(4,),
+            activation="gelu",
+            dropout=0.1,
+            l2=1e-4,
+            pooling="max",
+            num_outputs=3,
+            output_activation="sigmoid",
+        ),
         Linear(dropout=0.2, l2=1e-3).with_outputs(2, "softmax"),
         MLP(units=(8, 4), batch_norm=True).with_outputs(1),
     ],
@@ -77,8 +91,9 @@ def test_config_and_saving_round_trip(head, tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path)
     x = np.random.default_rng(0).normal(size=(2, 3, 3, 6)).astype("float32")
-    np.testing.assert_array_equal(model.predict(x, verbose=0),
-                                  loaded.predict(x, verbose=0))
+    np.testing.assert_array_equal(
+        model.predict(x, verbose=0), loaded.predict(x, verbose=0)
+    )
     assert type(loaded.layers[-1]) is type(head)
 
 

@@ -82,8 +82,15 @@ MOBILENET = GroupRules(
         (r"conv1(_|$)", "stem"),
         (
             r"conv_(?:dw|pw|pad)_(\d+)",
-            _stage({1: "stem", 3: "stage1", 5: "stage2", 11: "stage3",
-                    13: "stage4"}),
+            _stage(
+                {
+                    1: "stem",
+                    3: "stage1",
+                    5: "stage2",
+                    11: "stage3",
+                    13: "stage4",
+                }
+            ),
         ),
     ]
 )
@@ -104,8 +111,7 @@ MOBILENET_V2 = GroupRules(
 # follow the stride-2 blocks of the Small (1, 3, 8) and Large (1, 3, 6, 12)
 # variants; the builders pick the table by the base's name.
 _V3_SMALL = {0: "stem", 2: "stage1", 7: "stage2", 10: "stage3"}
-_V3_LARGE = {0: "stem", 2: "stage1", 5: "stage2", 11: "stage3",
-             14: "stage4"}
+_V3_LARGE = {0: "stem", 2: "stage1", 5: "stage2", 11: "stage3", 14: "stage4"}
 
 
 def _mobilenet_v3(table):
@@ -157,8 +163,10 @@ VGG = GroupRules([(r"(block[1-5])_", r"\1")])
 # Xception: entry flow (blocks 1-4), middle flow (5-12), exit flow (13-14).
 XCEPTION = GroupRules(
     [
-        (r"block(\d+)_", _stage({1: "stem", 4: "entry", 12: "middle",
-                                 14: "exit"})),
+        (
+            r"block(\d+)_",
+            _stage({1: "stem", 4: "entry", 12: "middle", 14: "exit"}),
+        ),
     ]
 )
 

@@ -80,9 +80,16 @@ def build_classifier(
         task = "multiclass"
         activation = None if logits else "softmax"
     return _build(
-        base, resolve_head(head).with_outputs(num_classes, activation),
-        task=task, logits=logits, input_shape=input_shape, weights=weights,
-        base_kwargs=base_kwargs, freeze=freeze, bn=bn, name=name,
+        base,
+        resolve_head(head).with_outputs(num_classes, activation),
+        task=task,
+        logits=logits,
+        input_shape=input_shape,
+        weights=weights,
+        base_kwargs=base_kwargs,
+        freeze=freeze,
+        bn=bn,
+        name=name,
     )
 
 
@@ -118,9 +125,15 @@ def build_regressor(
             f"num_outputs={num_outputs!r}"
         )
     return _build(
-        base, resolve_head(head).with_outputs(num_outputs, None),
-        task="regression", logits=False, input_shape=input_shape,
-        weights=weights, base_kwargs=base_kwargs, freeze=freeze, bn=bn,
+        base,
+        resolve_head(head).with_outputs(num_outputs, None),
+        task="regression",
+        logits=False,
+        input_shape=input_shape,
+        weights=weights,
+        base_kwargs=base_kwargs,
+        freeze=freeze,
+        bn=bn,
         name=name,
     )
 
@@ -149,20 +162,40 @@ def build_feature_extractor(
     (None, 1280)
     """
     return _build(
-        base, Head(pooling=pooling, name="head"), task="features",
-        logits=False, input_shape=input_shape, weights=weights,
-        base_kwargs=base_kwargs, freeze="base", bn="frozen", name=name,
+        base,
+        Head(pooling=pooling, name="head"),
+        task="features",
+        logits=False,
+        input_shape=input_shape,
+        weights=weights,
+        base_kwargs=base_kwargs,
+        freeze="base",
+        bn="frozen",
+        name=name,
     )
 
 
-def _build(base, head, *, task, logits, input_shape, weights, base_kwargs,
-           freeze, bn, name):
+def _build(
+    base,
+    head,
+    *,
+    task,
+    logits,
+    input_shape,
+    weights,
+    base_kwargs,
+    freeze,
+    bn,
+    name,
+):
     if bn not in freezing.BN_POLICIES:
         raise ValueError(
             f"`bn` must be one of {freezing.BN_POLICIES}. Received: bn={bn!r}"
         )
     resolved = resolve_base(
-        base, input_shape=input_shape, weights=weights,
+        base,
+        input_shape=input_shape,
+        weights=weights,
         base_kwargs=base_kwargs,
     )
     model = TransferModel(

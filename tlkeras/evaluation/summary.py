@@ -39,8 +39,13 @@ def summary(
         totals[0] += trainable
         totals[1] += frozen
         rows.append(
-            (group.name, str(len(group.layers)), f"{trainable:,}",
-             f"{frozen:,}", _bn_mode(group))
+            (
+                group.name,
+                str(len(group.layers)),
+                f"{trainable:,}",
+                f"{frozen:,}",
+                _bn_mode(group),
+            )
         )
     rows.append(("total", "", f"{totals[0]:,}", f"{totals[1]:,}", ""))
     header = ("group", "layers", "trainable", "frozen", "batchnorm")
@@ -54,7 +59,8 @@ def summary(
 
     rule = "-" * len(line(header))
     text = "\n".join(
-        [line(header), rule] + [line(r) for r in rows[:-1]]
+        [line(header), rule]
+        + [line(r) for r in rows[:-1]]
         + [rule, line(rows[-1])]
     )
     (print_fn or print)(text)

@@ -132,7 +132,7 @@ def split_into_groups(
     edges = [0] + cuts + [len(units)]
     return [
         LayerGroup(
-            f"group{n + 1}", layers[units[a][0]:units[b - 1][1]], model
+            f"group{n + 1}", layers[units[a][0] : units[b - 1][1]], model
         )
         for n, (a, b) in enumerate(zip(edges, edges[1:]))
     ]
@@ -180,7 +180,9 @@ def _split(model, layers, base_name) -> List[LayerGroup]:
     groups = {}
     for layer, name in zip(layers, names):
         groups.setdefault(name, []).append(layer)
-    return [LayerGroup(name, members, model) for name, members in groups.items()]
+    return [
+        LayerGroup(name, members, model) for name, members in groups.items()
+    ]
 
 
 def _layers(model):
@@ -189,7 +191,6 @@ def _layers(model):
         for layer in model.layers
         if not isinstance(layer, keras.layers.InputLayer)
     ]
-
 
 
 def _check_unique(names):

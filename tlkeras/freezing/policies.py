@@ -137,7 +137,7 @@ def _trainable_base_layers(policy, base_groups, base_layers) -> set:
                 f"the base has {len(base_groups)}: {names}. Use an int from "
                 f"0 to {len(base_groups)}."
             )
-        chosen = base_groups[len(base_groups) - policy:]
+        chosen = base_groups[len(base_groups) - policy :]
         return {id(layer) for g in chosen for layer in g.layers}
     if isinstance(policy, UpTo):
         names = [layer.name for layer in base_layers]

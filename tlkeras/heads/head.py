@@ -202,8 +202,9 @@ class Head(keras.layers.Layer):
     def call(self, inputs, training=None):
         x = inputs
         for layer in self._layers_in_order():
-            if isinstance(layer, (keras.layers.Dropout,
-                                  keras.layers.BatchNormalization)):
+            if isinstance(
+                layer, (keras.layers.Dropout, keras.layers.BatchNormalization)
+            ):
                 x = layer(x, training=training)
             else:
                 x = layer(x)

@@ -1,0 +1,59 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tlkeras.cli import main
+
+
+def test_bases_command_lists_a_family(capsys):
+    assert main(["bases", "--family", "mobilenet_v2"]) == 0
+    assert capsys.readouterr().out.split() == ["MobileNetV2"]
+
+
+def test_unknown_command_is_an_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["trane"])
+    assert info.value.code == 2
+    assert "invalid choice: 'trane'" in capsys.readouterr().err
+
+
+def test_bad_labels_per_class(capsys, tmp_path):
+    assert (
+        main(["demo", "--out", str(tmp_path), "--labels-per-class", "0"]) == 2
+    )
+    assert "--labels-per-class must be >= 1" in capsys.readouterr().err
+
+
+def test_demo_fine_tuning_beats_scratch(tmp_path):
+    """The main job, as a user runs it: the console script, real output."""
+    out = tmp_path / "demo"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tlkeras.cli.main",
+            "demo",
+            "--out",
+            str(out),
+            "--verbose",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "fine-tuning" in run.stdout and "from scratch" in run.stdout
+    report = json.loads((out / "results.json").read_text())
+    accuracy = {r["name"]: r["accuracy"] for r in report["results"]}
+    assert accuracy["fine-tuning"] > accuracy["from scratch"]
+    assert accuracy["fine-tuning"] > accuracy["feature extraction"]
+    png = (out / "learning_curves.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def test_photo_demo_needs_the_assets(tmp_path, capsys):
+    with pytest.raises(FileNotFoundError, match="datasets/hymenoptera"):
+        main(["demo", "--out", str(tmp_path), "--assets", str(tmp_path)])

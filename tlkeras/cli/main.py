@@ -1,0 +1,115 @@
+"""`tlkeras` entry point: parse arguments, call library functions."""
+
+import argparse
+import os
+import sys
+from typing import Optional
+from typing import Sequence
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tlkeras",
+        description="Transfer learning for Keras 3.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser(
+        "demo",
+        help="run a transfer-learning study (no download needed)",
+        description=(
+            "Pretrain a small CNN on digits 0-4, transfer it to digits 5-9 "
+            "with few labels, and compare training from scratch, feature "
+            "extraction and fine-tuning. With --assets, run the same study "
+            "on real photos (ants vs bees) with real ImageNet weights."
+        ),
+    )
+    demo.add_argument(
+        "--out",
+        required=True,
+        help="folder for results.json and learning_curves.png",
+    )
+    demo.add_argument(
+        "--assets",
+        default=os.environ.get("TLKERAS_ASSETS"),
+        help="assets folder with weights/ and datasets/ "
+        "(default: $TLKERAS_ASSETS)",
+    )
+    demo.add_argument(
+        "--labels-per-class",
+        type=int,
+        default=None,
+        help="labelled target images per class (digits "
+        "default 3; photos default: all)",
+    )
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument(
+        "--verbose",
+        type=int,
+        default=2,
+        choices=(0, 1, 2),
+        help="Keras fit verbosity (default 2: a line an epoch)",
+    )
+
+    bases = commands.add_parser("bases", help="list the bases known by name")
+    bases.add_argument(
+        "--family",
+        default=None,
+        help="only bases of this keras.applications family",
+    )
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the `tlkeras` command line.
+
+    Example:
+
+    >>> main(["bases", "--family", "resnet"])  # doctest: +NORMALIZE_WHITESPACE
+    ResNet101
+    ResNet152
+    ResNet50
+    0
+    """
+    args = _parser().parse_args(argv)
+    if args.command == "bases":
+        return _bases(args)
+    return _demo(args)
+
+
+def _bases(args) -> int:
+    from tlkeras.bases import get_spec
+    from tlkeras.bases import list_bases
+
+    for name in list_bases():
+        if args.family is None or get_spec(name).family == args.family:
+            print(name)
+    return 0
+
+
+def _demo(args) -> int:
+    from tlkeras import demo
+
+    if args.labels_per_class is not None and args.labels_per_class < 1:
+        print("error: --labels-per-class must be >= 1", file=sys.stderr)
+        return 2
+    if args.assets:
+        demo.run_photo_study(
+            args.out,
+            args.assets,
+            labels_per_class=args.labels_per_class,
+            seed=args.seed,
+            verbose=args.verbose,
+        )
+    else:
+        demo.run_digits_study(
+            args.out,
+            labels_per_class=args.labels_per_class or 3,
+            seed=args.seed,
+            verbose=args.verbose,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

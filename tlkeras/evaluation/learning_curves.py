@@ -1,0 +1,72 @@
+"""Learning-curve plots, written atomically."""
+
+import os
+from typing import Dict
+from typing import Sequence
+from typing import Union
+
+from tlkeras._utils.atomic import atomic_path
+
+
+def plot_learning_curves(
+    curves: Dict[str, Sequence[float]],
+    path: Union[str, os.PathLike],
+    *,
+    ylabel: str = "test accuracy",
+    title: str = "",
+    marks: Dict[str, int] = None,
+) -> str:
+    """Plot one line per strategy (metric per epoch) to a PNG file.
+
+    Needs matplotlib (`pip install tlkeras[plot]`).
+
+    Args:
+        curves: dict of strategy name to the metric after each epoch.
+        path: the PNG file to write (atomically).
+        ylabel: string, the y-axis label. Defaults to `"test accuracy"`.
+        title: string, the plot title. Defaults to `""`.
+        marks: dict of strategy name to an epoch to mark with a dotted line
+            (e.g. where fine-tuning starts). Defaults to `None`.
+
+    Returns:
+        The path written.
+
+    Example:
+
+    >>> import tempfile, os
+    >>> out = os.path.join(tempfile.mkdtemp(), "curves.png")
+    >>> plot_learning_curves({"a": [0.1, 0.5], "b": [0.2, 0.3]}, out) == out
+    True
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError(
+            "plot_learning_curves needs matplotlib. Install it with "
+            "`pip install tlkeras[plot]` or `pip install matplotlib`."
+        ) from None
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    for name, values in curves.items():
+        epochs = range(1, len(values) + 1)
+        (line,) = axes.plot(epochs, values, label=name, linewidth=1.8)
+        if marks and name in marks:
+            axes.axvline(
+                marks[name] + 0.5,
+                color=line.get_color(),
+                linestyle=":",
+                linewidth=1,
+            )
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(ylabel)
+    if title:
+        axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png")
+    plt.close(figure)
+    return str(path)
