@@ -18,7 +18,7 @@ def test_summary_counts_match_the_model():
     frozen = model.count_params() - trainable
     assert rows["total"][1:] == [f"{trainable:,}", f"{frozen:,}"]
     # conv_c trains its kernel and bias; its BN is frozen (bn="frozen").
-    assert rows["conv_c"] == ["conv_c", "3", "296", "32", "inference"]
+    assert rows["conv_c"] == ["conv_c", "3", "584", "32", "inference"]
     assert rows["conv_a"][2] == "0"
     assert rows["head"][:3] == ["head", "1", "27"]
 
@@ -31,10 +31,14 @@ def test_summary_shows_bn_training_mode():
 
 def test_summary_of_a_plain_model():
     model = keras.Sequential(
-        [keras.Input((3,)), keras.layers.Dense(2), keras.layers.Dense(1)]
+        [
+            keras.Input((3,)),
+            keras.layers.Dense(2, name="hidden"),
+            keras.layers.Dense(1, name="out"),
+        ]
     )
     table = tlk.summary(model, print_fn=lambda s: None)
     assert [line.split()[0] for line in table.splitlines()[2:4]] == [
-        "dense",
+        "hidden",
         "head",
     ]

@@ -98,10 +98,10 @@ def split_into_groups(
 
     Example:
 
-    >>> mlp = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8),
-    ...                         keras.layers.Dense(8), keras.layers.Dense(2)])
+    >>> dense = [keras.layers.Dense(8, name=n) for n in ("a", "b", "c")]
+    >>> mlp = keras.Sequential([keras.Input((4,))] + dense)
     >>> [g.name for g in split_into_groups(mlp.layers, model=mlp)]
-    ['dense', 'dense_1', 'dense_2']
+    ['a', 'b', 'c']
     """
     layers = list(layers)
     starts = [i for i, layer in enumerate(layers) if _starts_unit(layer)]

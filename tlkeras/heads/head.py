@@ -53,7 +53,7 @@ class Head(keras.layers.Layer):
 
     >>> head = Head(units=(16,), dropout=0.2, num_outputs=3,
     ...             output_activation="softmax")
-    >>> head(keras.ops.ones((2, 4, 4, 8))).shape
+    >>> tuple(head(keras.ops.ones((2, 4, 4, 8))).shape)
     (2, 3)
     """
 
@@ -261,7 +261,8 @@ class Linear(Head):
 
     Example:
 
-    >>> Linear().with_outputs(5, "softmax")(keras.ops.ones((2, 3, 3, 4))).shape
+    >>> head = Linear().with_outputs(5, "softmax")
+    >>> tuple(head(keras.ops.ones((2, 3, 3, 4))).shape)
     (2, 5)
     """
 
@@ -285,7 +286,7 @@ class MLP(Head):
     Example:
 
     >>> head = MLP(units=(32,), dropout=0.3, l2=1e-4).with_outputs(2)
-    >>> head(keras.ops.ones((2, 8))).shape
+    >>> tuple(head(keras.ops.ones((2, 8))).shape)
     (2, 2)
     """
 

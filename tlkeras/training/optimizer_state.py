@@ -70,7 +70,7 @@ def rebuild_optimizer(optimizer, variables: Sequence, strategy=None) -> None:
 
     >>> w = keras.Variable([1.0, 2.0])
     >>> opt = keras.optimizers.Adam(0.1)
-    >>> opt.apply_gradients([(keras.ops.ones((2,)), w)])
+    >>> _ = opt.apply_gradients([(keras.ops.ones((2,)), w)])
     >>> b = keras.Variable([0.5])
     >>> rebuild_optimizer(opt, [w, b])
     >>> int(opt.iterations)
