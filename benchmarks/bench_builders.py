@@ -6,7 +6,7 @@ top two groups fine-tuned with frozen BatchNormalization). Each round times
 one steady-state epoch of each model, interleaved, in rotated order; the
 table gives medians and the median of the paired ratios.
 
-    python benchmarks/bench_builders.py [--rounds 7] [--images 512]
+    python benchmarks/bench_builders.py [--rounds 7] [--images 512] [--epochs 3]
 """
 
 import argparse
@@ -57,23 +57,30 @@ def tlkeras_model(train_top_groups):
     )
 
 
-def epoch_seconds(model, x, y):
+def epoch_seconds(model, x, y, epochs=1):
+    """Seconds per epoch over `epochs` steady-state epochs."""
     start = time.perf_counter()
-    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
-    return time.perf_counter() - start
+    model.fit(x, y, batch_size=32, epochs=epochs, verbose=0)
+    return (time.perf_counter() - start) / epochs
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--images", type=int, default=512)
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=3,
+        help="epochs timed together per measurement",
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, (args.images,) + SHAPE).astype("float32")
     y = rng.integers(0, 5, args.images)
     print(
         f"keras {keras.__version__}, {args.images} images, "
-        f"{args.rounds} rounds, batch 32"
+        f"{args.rounds} rounds of {args.epochs} epochs, batch 32"
     )
     rows = []
     for label, top in (("frozen base", False), ("top 2 groups", True)):
@@ -93,7 +100,9 @@ def main():
         order = list(models)
         for _ in range(args.rounds):
             for name in order:
-                times[name].append(epoch_seconds(models[name], x, y))
+                times[name].append(
+                    epoch_seconds(models[name], x, y, args.epochs)
+                )
             order.reverse()
         ratios = [p / t for p, t in zip(times["plain Keras"], times["tlkeras"])]
         plain = args.images / statistics.median(times["plain Keras"])

@@ -47,7 +47,7 @@ def run_photo_study(
     assets: str,
     *,
     labels_per_class=None,
-    image_size: int = 128,
+    image_size: int = 160,
     seed: int = 0,
     verbose: int = 2,
     log=print,
