@@ -126,3 +126,27 @@ def test_rebuild_keeps_loss_scale_optimizer_state(policy):
         assert_all_changed(before, values([kernel]))
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_rebuild_works_with_keras_multi_optimizer():
+    head_opt = keras.optimizers.Adam(1e-2)
+    base_opt = keras.optimizers.SGD(1e-2, momentum=0.9)
+    optimizer = keras.optimizers.MultiOptimizer(
+        keras.optimizers.OptimizerMap(head_opt, {"conv_.*": base_opt})
+    )
+    model = trained_model(freeze="base", optimizer=optimizer)
+    assert not base_opt.built  # nothing of the base trained yet
+
+    def head_slots():
+        return [v for v in head_opt.variables if "output_" in v.name]
+
+    before_slots = values(head_slots())
+    assert len(before_slots) == 4  # Adam moments of the kernel and bias
+    tlk.freezing.unfreeze(model)
+    assert_all_equal(before_slots, values(head_slots()))
+    kernel = model.base.get_layer("conv_a").kernel
+    before = values([kernel])
+    model.fit(X, Y, batch_size=8, epochs=1, verbose=0)
+    assert_all_changed(before, values([kernel]))
+    momentum = [v for v in base_opt.variables if "conv_a_kernel" in v.name]
+    assert len(momentum) == 1 and np.any(values(momentum)[0])

@@ -66,37 +66,34 @@ def run_study(
 
     >>> # see tlkeras.demo.run_digits_study
     """
+
+    def fit(model, lr, epochs, initial_epoch=0):
+        if lr is not None:
+            model.compile(optimizer=keras.optimizers.Adam(lr))
+        history = model.fit(
+            *train,
+            validation_data=test,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            batch_size=settings.batch_size,
+            verbose=settings.verbose,
+        )
+        return [float(a) for a in history.history["val_accuracy"]]
+
     results = []
     for name in STRATEGIES:
         log(f"\n=== {name} ===")
         start = time.perf_counter()
+        fine_tune_start = None
         if name == "from scratch":
             model = make_model(pretrained=False, freeze="none", bn="train")
-            curve = _fit(
-                model,
-                train,
-                test,
-                settings,
-                settings.scratch_lr,
-                settings.epochs,
-            )
-            fine_tune_start = None
+            curve = fit(model, settings.scratch_lr, settings.epochs)
         elif name == "feature extraction":
             model = make_model(pretrained=True, freeze="base", bn="frozen")
-            curve = _fit(
-                model, train, test, settings, settings.head_lr, settings.epochs
-            )
-            fine_tune_start = None
+            curve = fit(model, settings.head_lr, settings.epochs)
         else:
             model = make_model(pretrained=True, freeze="base", bn="frozen")
-            curve = _fit(
-                model,
-                train,
-                test,
-                settings,
-                settings.head_lr,
-                settings.head_epochs,
-            )
+            curve = fit(model, settings.head_lr, settings.head_epochs)
             # No recompile: tlkeras makes the unfreezing take effect and
             # keeps the head's optimizer state.
             freezing.apply(model, settings.fine_tune, bn=settings.fine_tune_bn)
@@ -106,16 +103,8 @@ def run_study(
                 f"bn={settings.fine_tune_bn!r}), learning rate "
                 f"{settings.fine_tune_lr:g} ---"
             )
-            curve += _fit(
-                model,
-                train,
-                test,
-                settings,
-                None,
-                settings.epochs,
-                initial_epoch=settings.head_epochs,
-            )
             fine_tune_start = settings.head_epochs
+            curve += fit(model, None, settings.epochs, fine_tune_start)
         seconds = time.perf_counter() - start
         results.append(
             StrategyResult(
@@ -130,20 +119,6 @@ def run_study(
             )
         )
     return results
-
-
-def _fit(model, train, test, settings, lr, epochs, initial_epoch=0):
-    if lr is not None:
-        model.compile(optimizer=keras.optimizers.Adam(lr))
-    history = model.fit(
-        *train,
-        validation_data=test,
-        epochs=epochs,
-        initial_epoch=initial_epoch,
-        batch_size=settings.batch_size,
-        verbose=settings.verbose,
-    )
-    return [float(a) for a in history.history["val_accuracy"]]
 
 
 def format_table(results: List[StrategyResult]) -> str:
