@@ -13,6 +13,8 @@ PACKAGES = [
     "tlkeras.builders",
     "tlkeras.freezing",
     "tlkeras.training",
+    "tlkeras.optimizers",
+    "tlkeras.callbacks",
     "tlkeras.evaluation",
     "tlkeras.demo",
     "tlkeras.cli",

@@ -10,9 +10,11 @@ _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from tlkeras import bases  # noqa: E402
 from tlkeras import builders  # noqa: E402
+from tlkeras import callbacks  # noqa: E402
 from tlkeras import evaluation  # noqa: E402
 from tlkeras import freezing  # noqa: E402
 from tlkeras import heads  # noqa: E402
+from tlkeras import optimizers  # noqa: E402
 from tlkeras import training  # noqa: E402
 from tlkeras.bases import list_bases  # noqa: E402
 from tlkeras.builders import TransferModel  # noqa: E402
@@ -33,11 +35,13 @@ __all__ = [
     "build_feature_extractor",
     "build_regressor",
     "builders",
+    "callbacks",
     "evaluation",
     "freezing",
     "heads",
     "layer_groups",
     "list_bases",
+    "optimizers",
     "summary",
     "training",
 ]

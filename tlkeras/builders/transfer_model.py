@@ -5,7 +5,9 @@ from typing import Optional
 
 import keras
 
+from tlkeras.callbacks.group_learning_rates import GroupLearningRates
 from tlkeras.freezing.sync import sync_trainable
+from tlkeras.training.learning_rate import group_learning_rates
 
 TASKS = ("multiclass", "binary", "multilabel", "regression", "features")
 
@@ -140,6 +142,15 @@ class TransferModel(keras.Model):
         if self.task == "regression":
             return ["mae"]
         return None
+
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`; with a per-group optimizer it also logs each
+        group's learning rate as `lr/<group>`."""
+        if len(args) < 6 and group_learning_rates(self.optimizer):
+            callbacks = list(kwargs.get("callbacks") or [])
+            if not any(isinstance(c, GroupLearningRates) for c in callbacks):
+                kwargs["callbacks"] = callbacks + [GroupLearningRates()]
+        return super().fit(*args, **kwargs)
 
     def make_train_function(self, force=False):
         # Keras reads `trainable` only when it traces; pick up any change

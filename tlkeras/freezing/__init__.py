@@ -8,6 +8,7 @@ from tlkeras.freezing.policies import UpTo
 from tlkeras.freezing.policies import apply
 from tlkeras.freezing.policies import freeze_base
 from tlkeras.freezing.policies import freeze_up_to
+from tlkeras.freezing.policies import set_trainable
 from tlkeras.freezing.policies import unfreeze
 from tlkeras.freezing.sync import sync_trainable
 
@@ -19,6 +20,7 @@ __all__ = [
     "freeze_base",
     "freeze_up_to",
     "layer_groups",
+    "set_trainable",
     "split_into_groups",
     "sync_trainable",
     "unfreeze",

@@ -67,17 +67,26 @@ def apply(model: keras.Model, policy: Policy, *, bn: Optional[str] = None):
     >>> [g.name for g in tlk.layer_groups(model) if g.trainable]
     ['conv5', 'head']
     """
+    bn = _resolve_bn(model, bn)
+    groups = layer_groups(model)
+    base_groups, head = groups[:-1], groups[-1]
+    base_layers = [layer for g in base_groups for layer in g.layers]
+    trainable = _trainable_base_layers(policy, base_groups, base_layers)
+    _set_flags(model, base_layers, trainable, head.layers, bn, True)
+    _finish(model, bn)
+
+
+def _resolve_bn(model, bn):
     if bn is None:
         bn = getattr(model, "bn", "frozen")
     if bn not in BN_POLICIES:
         raise ValueError(
             f"`bn` must be one of {BN_POLICIES}. Received: bn={bn!r}"
         )
-    groups = layer_groups(model)
-    base_groups, head = groups[:-1], groups[-1]
-    base_layers = [layer for g in base_groups for layer in g.layers]
-    trainable = _trainable_base_layers(policy, base_groups, base_layers)
-    _set_flags(model, base_layers, trainable, head.layers, bn)
+    return bn
+
+
+def _finish(model, bn):
     if hasattr(model, "bn"):
         model.bn = bn
     sync_trainable(model)
@@ -122,6 +131,55 @@ def freeze_base(model: keras.Model) -> None:
     apply(model, "base")
 
 
+def set_trainable(
+    model: keras.Model, groups, trainable: bool, *, bn: Optional[str] = None
+) -> None:
+    """Freeze or unfreeze the named groups only; the others stay as they are.
+
+    BatchNormalization follows `bn` (default: the model's policy), and the
+    change takes effect at once on a compiled model.
+
+    Args:
+        model: a `tlkeras.TransferModel` or another `keras.Model`.
+        groups: a group name or a list of them (see `layer_groups`).
+        trainable: bool.
+        bn: `"frozen"`, `"train"` or `None` for the model's own.
+
+    Example:
+
+    >>> import tlkeras as tlk
+    >>> model = tlk.build_classifier(
+    ...     "resnet50", num_classes=2, input_shape=(32, 32, 3), weights=None)
+    >>> tlk.freezing.set_trainable(model, ["conv4", "conv5"], True)
+    >>> [g.name for g in tlk.layer_groups(model) if g.trainable]
+    ['conv4', 'conv5', 'head']
+    """
+    bn = _resolve_bn(model, bn)
+    names = [groups] if isinstance(groups, str) else list(groups)
+    all_groups = layer_groups(model)
+    known = [g.name for g in all_groups]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(
+            f"No layer group named {unknown}. The groups: {known}."
+        )
+    base_groups, head = all_groups[:-1], all_groups[-1]
+    base_layers = [layer for g in base_groups for layer in g.layers]
+    trained = {id(v) for v in model.trainable_variables}
+    on = {
+        id(layer)
+        for layer in base_layers
+        if any(id(v) in trained for v in layer.weights)
+    }
+    for group in base_groups:
+        if group.name in names:
+            ids = {id(layer) for layer in group.layers}
+            on = on | ids if trainable else on - ids
+    head_trainable = trainable if head.name in names else head.trainable
+    _set_flags(model, base_layers, on, head.layers, bn, head_trainable)
+    _finish(model, bn)
+
+
 def _trainable_base_layers(policy, base_groups, base_layers) -> set:
     if isinstance(policy, bool):
         raise TypeError(_policy_message(policy))
@@ -161,7 +219,9 @@ def _policy_message(policy):
     )
 
 
-def _set_flags(model, base_layers, trainable_ids, head_layers, bn):
+def _set_flags(
+    model, base_layers, trainable_ids, head_layers, bn, head_trainable
+):
     containers = {getattr(model, "base", None), model}
     for container in containers:
         if isinstance(container, keras.Model):
@@ -175,7 +235,7 @@ def _set_flags(model, base_layers, trainable_ids, head_layers, bn):
                 if isinstance(sub, keras.layers.BatchNormalization):
                     sub.trainable = False
     for layer in head_layers:
-        layer.trainable = True
+        layer.trainable = head_trainable
     base = getattr(model, "base", None)
     if isinstance(base, keras.Model) and not trainable_ids:
         base.trainable = False
