@@ -1,0 +1,84 @@
+"""Per-group optimizer state survives saving; resumed runs match."""
+
+import keras
+import pytest
+
+import tlkeras as tlk
+from tests.helpers import assert_all_equal
+from tests.helpers import image_data
+from tests.helpers import tiny_cnn
+from tests.helpers import values
+
+X, Y = image_data(n=32, size=16)
+EPOCHS = 4
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Raises at the end of epoch `epoch`, as Keras's own tests do."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError("interrupted")
+
+
+def fresh_model():
+    keras.utils.set_random_seed(11)
+    model = tlk.build_classifier(tiny_cnn(), 3, freeze="none", bn="train")
+    model.compile(
+        optimizer=tlk.optimizers.discriminative(model, "adam", lr=(1e-4, 1e-2))
+    )
+    return model
+
+
+def fit(model, **kwargs):
+    kwargs.setdefault("epochs", EPOCHS)
+    return model.fit(X, Y, batch_size=8, shuffle=False, verbose=0, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted():
+    model = fresh_model()
+    fit(model)
+    return values(model.weights), values(model.optimizer.variables)
+
+
+def test_keras_file_resume_matches(uninterrupted, tmp_path):
+    model = fresh_model()
+    fit(model, epochs=2)
+    model.save(tmp_path / "mid.keras")
+    loaded = keras.saving.load_model(tmp_path / "mid.keras")
+    assert isinstance(loaded.optimizer, tlk.optimizers.GroupOptimizer)
+    fit(loaded, initial_epoch=2)
+    weights, optimizer_state = uninterrupted
+    assert_all_equal(weights, values(loaded.weights))
+    assert_all_equal(optimizer_state, values(loaded.optimizer.variables))
+
+
+def test_backup_and_restore_resume_matches(uninterrupted, tmp_path):
+    backup = str(tmp_path / "backup")
+    model = fresh_model()
+    with pytest.raises(RuntimeError, match="interrupted"):
+        fit(
+            model,
+            callbacks=[keras.callbacks.BackupAndRestore(backup), Interrupt(1)],
+        )
+    resumed = fresh_model()  # a new process would start from scratch
+    fit(resumed, callbacks=[keras.callbacks.BackupAndRestore(backup)])
+    assert_all_equal(uninterrupted[0], values(resumed.weights))
+
+
+def test_model_checkpoint_resume_matches(uninterrupted, tmp_path):
+    path = str(tmp_path / "epoch{epoch}.keras")
+    model = fresh_model()
+    with pytest.raises(RuntimeError, match="interrupted"):
+        fit(
+            model,
+            callbacks=[keras.callbacks.ModelCheckpoint(path), Interrupt(2)],
+        )
+    resumed = keras.saving.load_model(tmp_path / "epoch3.keras")
+    fit(resumed, initial_epoch=3)
+    assert_all_equal(uninterrupted[0], values(resumed.weights))
