@@ -310,3 +310,24 @@ def test_per_group_with_default_and_explicit_optimizers():
     before = values(model.trainable_variables)
     fit(model, epochs=1)
     assert_all_changed(before, values(model.trainable_variables))
+
+
+def test_warmup_cosine_schedule_keeps_ratios_at_every_step():
+    model, _ = model_pair()
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=8, warmup_target=1e-2, warmup_steps=4
+    )
+    optimizer = tlk.optimizers.discriminative(
+        model, "adam", lr=schedule, decay=0.5
+    )
+    model.compile(optimizer=optimizer)
+    seen = []
+    for step in range(1, 7):
+        model.train_on_batch(X[:8], Y[:8])
+        rates = optimizer.group_learning_rates()
+        seen.append(rates["head"])
+        for name, multiplier in optimizer.multipliers.items():
+            assert rates[name] == pytest.approx(
+                float(schedule(step)) * multiplier, rel=1e-5, abs=1e-12
+            )
+    assert seen[2] > seen[0] and seen[5] < seen[3]  # warm-up, then decay
