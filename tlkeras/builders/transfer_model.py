@@ -4,11 +4,13 @@ import copy
 from typing import Optional
 
 import keras
+import numpy as np
 
 from tlkeras.callbacks.group_learning_rates import GroupLearningRates
 from tlkeras.freezing.sync import sync_trainable
 from tlkeras.training.learning_rate import group_learning_rates
 
+_TRAINABLE_KEY = "tlkeras_trainable_flags"
 TASKS = ("multiclass", "binary", "multilabel", "regression", "features")
 
 
@@ -155,9 +157,34 @@ class TransferModel(keras.Model):
     def make_train_function(self, force=False):
         # Keras reads `trainable` only when it traces; pick up any change
         # made since (by the user or by tlkeras.freezing) before training.
-        if sync_trainable(self):
-            force = True
+        sync_trainable(self)
         return super().make_train_function(force=force)
+
+    def save_own_variables(self, store):
+        # Trainability travels with the weights, so a checkpoint taken after
+        # some groups were unfrozen (BackupAndRestore, load_weights) brings
+        # back those groups and an optimizer the saved state fits.
+        super().save_own_variables(store)
+        store[_TRAINABLE_KEY] = np.array(
+            [layer.trainable for layer in self._flatten_layers()], "uint8"
+        )
+
+    def load_own_variables(self, store):
+        own = self._trainable_variables + self._non_trainable_variables
+        for i, variable in enumerate(own):
+            variable.assign(store[str(i)])
+        if _TRAINABLE_KEY not in store.keys():
+            return
+        flags = np.asarray(store[_TRAINABLE_KEY]).astype(bool)
+        layers = list(self._flatten_layers())
+        if len(flags) != len(layers):
+            return  # another architecture's file: keep our own flags
+        for layer, flag in zip(layers, flags):
+            # Set the flag alone: the setter would cascade to sublayers.
+            layer._trainable = bool(flag)
+            for variable in layer._trainable_variables:
+                variable.trainable = bool(flag)
+        sync_trainable(self)
 
     def get_config(self):
         # Like keras-hub's Task: the nested base and head are serialized

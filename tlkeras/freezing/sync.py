@@ -24,8 +24,10 @@ def sync_trainable(model: keras.Model) -> bool:
 
     If the optimizer was built on other variables it is rebuilt in place
     (state kept for variables that stay trainable, fresh state for newly
-    trainable ones, none for frozen ones), and the train function is traced
-    again on the next `fit`. Cheap when nothing changed.
+    trainable ones, none for frozen ones), and a new train function replaces
+    the traced one (it traces on its first step). Safe inside `fit`, e.g.
+    from a callback: Keras looks the train function up at every step.
+    Cheap when nothing changed.
 
     Args:
         model: a `keras.Model`, compiled or not.
@@ -52,9 +54,10 @@ def sync_trainable(model: keras.Model) -> bool:
     traced = getattr(model, "train_function", None) is not None
     if traced and state != getattr(model, "_tlk_trainable_state", None):
         changed = True
-    if changed:
-        model.train_function = None
     model._tlk_trainable_state = state
+    if changed and traced:
+        # The base class's method: a subclass override may call us.
+        keras.Model.make_train_function(model, force=True)
     return changed
 
 
