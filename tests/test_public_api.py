@@ -15,6 +15,7 @@ PACKAGES = [
     "tlkeras.training",
     "tlkeras.optimizers",
     "tlkeras.callbacks",
+    "tlkeras.recipes",
     "tlkeras.evaluation",
     "tlkeras.demo",
     "tlkeras.cli",

@@ -15,6 +15,7 @@ from tlkeras import evaluation  # noqa: E402
 from tlkeras import freezing  # noqa: E402
 from tlkeras import heads  # noqa: E402
 from tlkeras import optimizers  # noqa: E402
+from tlkeras import recipes  # noqa: E402
 from tlkeras import training  # noqa: E402
 from tlkeras.bases import list_bases  # noqa: E402
 from tlkeras.builders import TransferModel  # noqa: E402
@@ -24,6 +25,7 @@ from tlkeras.builders import build_regressor  # noqa: E402
 from tlkeras.evaluation import summary  # noqa: E402
 from tlkeras.freezing import LayerGroup  # noqa: E402
 from tlkeras.freezing import layer_groups  # noqa: E402
+from tlkeras.recipes import lr_find  # noqa: E402
 from tlkeras.version import __version__  # noqa: E402
 
 __all__ = [
@@ -41,7 +43,9 @@ __all__ = [
     "heads",
     "layer_groups",
     "list_bases",
+    "lr_find",
     "optimizers",
+    "recipes",
     "summary",
     "training",
 ]

@@ -10,6 +10,7 @@ import keras
 
 from tlkeras.training.optimizer_state import rebuild_optimizer
 from tlkeras.training.optimizer_state import same_variables
+from tlkeras.training.optimizer_state import skip_single_replica_all_reduce
 
 
 def trainable_state(model: keras.Model) -> tuple:
@@ -45,6 +46,8 @@ def sync_trainable(model: keras.Model) -> bool:
     """
     changed = False
     optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        skip_single_replica_all_reduce(optimizer)
     if optimizer is not None and optimizer.built:
         variables = model.trainable_variables
         if not same_variables(_innermost(optimizer), variables):

@@ -14,6 +14,7 @@ from typing import Sequence
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 
 def _children(optimizer) -> list:
@@ -142,3 +143,43 @@ def _recording(optimizer, created):
         for opt in patched:
             del opt.add_variable_from_reference
             del opt.add_variable
+
+
+def skip_single_replica_all_reduce(optimizer) -> None:
+    """Skip the gradient all-reduce when no distribution strategy is active.
+
+    Keras's TensorFlow optimizers all-reduce gradients through the replica
+    context even under the default (single-replica) strategy, where a sum
+    over one replica is the identity. That all-reduce registers a custom
+    gradient for every trace, which keeps each retraced train function
+    alive: plain Keras grows by over 100 MiB per retrace of a MobileNetV2.
+    Under a real `tf.distribute` strategy the original all-reduce runs.
+    The change is made on these optimizer objects only (nested ones
+    included), never on Keras's classes; calling it again does nothing.
+
+    Example:
+
+    >>> opt = keras.optimizers.Adam()
+    >>> skip_single_replica_all_reduce(opt)
+    """
+    for opt in [optimizer] + _descendants(optimizer):
+        if getattr(opt, "_tlk_skips_all_reduce", False):
+            continue
+        original = getattr(opt, "_all_reduce_sum_gradients", None)
+        if original is None:
+            continue
+
+        def all_reduce(grads_and_vars, _original=original):
+            if tf.distribute.has_strategy():
+                return _original(grads_and_vars)
+            return list(grads_and_vars)
+
+        opt._all_reduce_sum_gradients = all_reduce
+        opt._tlk_skips_all_reduce = True
+
+
+def _descendants(optimizer) -> list:
+    result = []
+    for child in _children(optimizer):
+        result += [child] + _descendants(child)
+    return result

@@ -1,0 +1,190 @@
+"""The cost of unfreezing mid-training: tlkeras against plain Keras.
+
+MobileNetV2 (alpha 0.35, 96 px, 1024 images, batch 32, Adam), head trained
+first, then five transitions that each unfreeze one more base group (from
+the head side: the same layers both ways). In one process, one block after
+the other (so that one model's allocations do not show in the other's
+memory figures), tlkeras first:
+
+  tlkeras:     a `tlk.build_classifier` model; `tlk.freezing.apply(model, k)`
+               (no recompile; the optimizer keeps the state of the groups
+               already training);
+  plain Keras: the same network built by hand; set `layer.trainable`,
+               `compile` again with a new optimizer (the Keras guide's way;
+               the optimizer state is lost).
+
+For each transition: the one-off cost (the first epoch after it minus a
+steady epoch after it, in seconds and in steady epochs) and the growth of
+the process's resident memory across it. Unfreezing deeper groups needs
+more memory for the backward pass, so part of that growth is the working
+set, not a leak; the leak is measured apart: `--toggles` more transitions
+back and forth between the last two states, and the net RSS growth per
+transition over them (bound: 10 MiB).
+
+    python benchmarks/bench_unfreezing.py [--images 1024]
+"""
+
+import argparse
+import gc
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import tlkeras as tlk  # noqa: E402
+
+SHAPE = (96, 96, 3)
+
+
+def rss_mib() -> float:
+    gc.collect()
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def epoch(model, x, y) -> float:
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    return time.perf_counter() - start
+
+
+def tlkeras_model():
+    return tlk.build_classifier(
+        "mobilenet_v2",
+        5,
+        input_shape=SHAPE,
+        weights=None,
+        base_kwargs={"alpha": 0.35},
+        freeze="base",
+    )
+
+
+def plain_model():
+    base = keras.applications.MobileNetV2(
+        include_top=False, weights=None, input_shape=SHAPE, alpha=0.35
+    )
+    base.trainable = False
+    inputs = keras.Input(SHAPE)
+    x = keras.applications.mobilenet_v2.preprocess_input(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(base(x))
+    outputs = keras.layers.Dense(5, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.base = base
+    return model
+
+
+_NAMES = {}
+
+
+def top_group_layer_names(k):
+    """Layer names of the top `k` base groups (tlkeras's split)."""
+    if k not in _NAMES:
+        groups = tlk.layer_groups(tlkeras_model())[:-1]
+        _NAMES[k] = {
+            layer.name for g in groups[len(groups) - k :] for layer in g.layers
+        }
+    return _NAMES[k]
+
+
+def plain_transition(model, k):
+    train = top_group_layer_names(k)
+    model.base.trainable = True
+    for layer in model.base.layers:
+        layer.trainable = layer.name in train and not isinstance(
+            layer, keras.layers.BatchNormalization
+        )
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-4),
+        loss="sparse_categorical_crossentropy",
+    )
+
+
+def tlkeras_transition(model, k):
+    tlk.freezing.apply(model, k)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=1024)
+    parser.add_argument("--transitions", type=int, default=5)
+    parser.add_argument("--toggles", type=int, default=6)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (args.images,) + SHAPE).astype("float32")
+    y = rng.integers(0, 5, args.images)
+
+    for k in range(1, args.transitions + 1):
+        top_group_layer_names(k)  # build the reference models up front
+    rows, names, leaks = [], [], {}
+    for name, build, transition in (
+        ("tlkeras", tlkeras_model, tlkeras_transition),
+        ("plain Keras", plain_model, plain_transition),
+    ):
+        names.append(name)
+        model = build()
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-4),
+            loss="sparse_categorical_crossentropy",
+        )
+        epoch(model, x, y)  # trace and warm up
+        epoch(model, x, y)
+        for k in range(1, args.transitions + 1):
+            before = rss_mib()
+            start = time.perf_counter()
+            transition(model, k)
+            first = time.perf_counter() - start + epoch(model, x, y)
+            steady = statistics.median(epoch(model, x, y) for _ in range(2))
+            after = rss_mib()
+            trainable = len(model.trainable_variables)
+            rows.append(
+                (
+                    k,
+                    name,
+                    trainable,
+                    first - steady,
+                    (first - steady) / steady,
+                    after - before,
+                    after,
+                )
+            )
+        start_rss = rss_mib()
+        for i in range(args.toggles):
+            # Back and forth between the last two states.
+            k = args.transitions - 1 if i % 2 == 0 else args.transitions
+            transition(model, k)
+            epoch(model, x, y)
+        leaks[name] = (rss_mib() - start_rss) / args.toggles
+        del model
+    print(f"keras {keras.__version__}, {args.images} images, batch 32")
+    print(
+        f"{'k':>2} {'way':12} {'trainable':>9} {'cost (s)':>9} "
+        f"{'epochs':>7} {'RSS +MiB':>9} {'RSS MiB':>8}"
+    )
+    for k, name, trainable, cost, epochs, grown, rss in rows:
+        print(
+            f"{k:>2} {name:12} {trainable:>9} {cost:9.2f} {epochs:7.2f} "
+            f"{grown:9.1f} {rss:8.0f}"
+        )
+    medians = {}
+    for name in names:
+        costs = [r[3] for r in rows if r[1] == name]
+        grown = [r[5] for r in rows if r[1] == name]
+        medians[name] = statistics.median(costs)
+        verdict = "within" if leaks[name] < 10 else "over"
+        print(
+            f"{name}: median cost {medians[name]:.2f} s, median RSS growth "
+            f"{statistics.median(grown):.1f} MiB; leak over {args.toggles} "
+            f"back-and-forth transitions {leaks[name]:+.1f} MiB each "
+            f"({verdict} the 10 MiB bound)"
+        )
+    ratio = medians["plain Keras"] / medians["tlkeras"]
+    print(f"tlkeras transitions cost {ratio:.2f}x less than plain Keras")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+"""Recipes: two-stage fine-tuning, LP-FT, schedules, the LR finder."""
+
+from tlkeras.recipes.fine_tune import fine_tune
+from tlkeras.recipes.fine_tune import lp_ft
+from tlkeras.recipes.lr_find import LRFinderResult
+from tlkeras.recipes.lr_find import lr_find
+from tlkeras.recipes.schedules import OneCycle
+from tlkeras.recipes.schedules import warmup_cosine
+
+__all__ = [
+    "LRFinderResult",
+    "OneCycle",
+    "fine_tune",
+    "lp_ft",
+    "lr_find",
+    "warmup_cosine",
+]

@@ -1,0 +1,185 @@
+"""Two-stage recipes: train the head, then fine-tune (and LP-FT)."""
+
+from typing import Optional
+
+import keras
+
+from tlkeras import freezing
+from tlkeras.training.factories import discriminative
+
+
+def fine_tune(
+    model: keras.Model,
+    train,
+    validation_data=None,
+    *,
+    head_epochs: int = 1,
+    fine_tune_epochs: int = 5,
+    lr: float = 1e-3,
+    fine_tune_lr: Optional[float] = None,
+    unfreeze="none",
+    lr_spread: Optional[float] = None,
+    loss="auto",
+    metrics="auto",
+    callbacks=None,
+    verbose="auto",
+    **fit_kwargs,
+) -> keras.callbacks.History:
+    """Train the head with the base frozen, then fine-tune at a lower rate.
+
+    The Keras transfer-learning guide's two stages (and fastai's
+    `fine_tune`): stage 1 trains the head with Adam(`lr`) and the base
+    frozen; stage 2 applies `unfreeze` (a freeze policy: `"none"` trains
+    everything, an int the top groups) and trains on with Adam at
+    `fine_tune_lr` (default `lr / 10`), or with discriminative rates from
+    `fine_tune_lr / lr_spread` (first group) to `fine_tune_lr` (head) when
+    `lr_spread` is given. BatchNormalization follows the model's `bn`
+    policy. Epochs are numbered across both stages.
+
+    Args:
+        model: a `tlkeras.TransferModel` (or a model `tlkeras.layer_groups`
+            can split).
+        train: training data, as `fit` takes it (a dataset, or `(x, y)`).
+        validation_data: as `fit` takes it. Defaults to `None`.
+        head_epochs: int, epochs of stage 1. Defaults to `1`.
+        fine_tune_epochs: int, epochs of stage 2. Defaults to `5`.
+        lr: float, the head's rate in stage 1. Defaults to `1e-3`.
+        fine_tune_lr: float, the rate in stage 2. Defaults to `lr / 10`.
+        unfreeze: the freeze policy of stage 2. Defaults to `"none"`.
+        lr_spread: float or `None`, ratio of the head's rate to the first
+            group's in stage 2. Defaults to `None` (one rate).
+        loss, metrics: as `compile`; `"auto"` follows the model's task.
+        callbacks: list of callbacks for both stages. Defaults to `None`.
+        verbose: as `fit`. Defaults to `"auto"`.
+        **fit_kwargs: passed to both `fit` calls (e.g. `batch_size`).
+
+    Returns:
+        A `keras.callbacks.History` covering both stages.
+
+    Example:
+
+    >>> import numpy as np, tlkeras as tlk
+    >>> base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8)])
+    >>> model = tlk.build_classifier(base, 2)
+    >>> x, y = np.ones((8, 4), "float32"), np.array([0, 1] * 4)
+    >>> history = tlk.recipes.fine_tune(model, (x, y), head_epochs=1,
+    ...                                 fine_tune_epochs=1, verbose=0)
+    >>> len(history.history["loss"])
+    2
+    """
+    for name, value in (
+        ("head_epochs", head_epochs),
+        ("fine_tune_epochs", fine_tune_epochs),
+    ):
+        if not isinstance(value, int) or value < 0:
+            raise ValueError(
+                f"`{name}` must be an int >= 0. Received: {name}={value!r}"
+            )
+    fine_tune_lr = lr / 10 if fine_tune_lr is None else fine_tune_lr
+    x, y = train if isinstance(train, tuple) else (train, None)
+    histories = []
+
+    def fit(optimizer, initial_epoch, epochs):
+        _compile(model, optimizer, loss, metrics)
+        history = model.fit(
+            x,
+            y,
+            validation_data=validation_data,
+            initial_epoch=initial_epoch,
+            epochs=epochs,
+            callbacks=callbacks,
+            verbose=verbose,
+            **fit_kwargs,
+        )
+        histories.append(history)
+
+    if head_epochs:
+        freezing.apply(model, "base")
+        fit(keras.optimizers.Adam(lr), 0, head_epochs)
+    if fine_tune_epochs:
+        freezing.apply(model, unfreeze)
+        if lr_spread:
+            optimizer = discriminative(
+                model, "adam", lr=(fine_tune_lr / lr_spread, fine_tune_lr)
+            )
+        else:
+            optimizer = keras.optimizers.Adam(fine_tune_lr)
+        fit(optimizer, head_epochs, head_epochs + fine_tune_epochs)
+    return _merge(histories)
+
+
+def lp_ft(
+    model: keras.Model,
+    train,
+    validation_data=None,
+    *,
+    probe_epochs: int = 5,
+    fine_tune_epochs: int = 5,
+    lr: float = 1e-3,
+    fine_tune_lr: Optional[float] = None,
+    **kwargs,
+) -> keras.callbacks.History:
+    """LP-FT: a linear probe first, then fine-tune the whole network.
+
+    Kumar et al. 2022 ("Fine-Tuning can Distort Pretrained Features and
+    Underperform Out-of-Distribution"): fitting the linear head first keeps
+    the later full fine-tuning from distorting the pretrained features. The
+    model's head must be linear (`tlkeras.heads.Linear`); stage 2 trains
+    everything at `fine_tune_lr` (default `lr / 100`).
+
+    Args: as `fine_tune`, with `probe_epochs` for the linear-probe stage.
+
+    Example:
+
+    >>> import numpy as np, tlkeras as tlk
+    >>> base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8)])
+    >>> model = tlk.build_classifier(base, 2, head="linear")
+    >>> x, y = np.ones((8, 4), "float32"), np.array([0, 1] * 4)
+    >>> h = tlk.recipes.lp_ft(model, (x, y), probe_epochs=1,
+    ...                       fine_tune_epochs=1, verbose=0)
+    """
+    head = getattr(model, "head", None)
+    if getattr(head, "units", ()) != ():
+        raise ValueError(
+            "LP-FT needs a linear head (tlkeras.heads.Linear, head='linear')."
+            f" Received a head with hidden units {head.units}."
+        )
+    return fine_tune(
+        model,
+        train,
+        validation_data,
+        head_epochs=probe_epochs,
+        fine_tune_epochs=fine_tune_epochs,
+        lr=lr,
+        fine_tune_lr=lr / 100 if fine_tune_lr is None else fine_tune_lr,
+        unfreeze="none",
+        **kwargs,
+    )
+
+
+def _compile(model, optimizer, loss, metrics):
+    if hasattr(model, "task"):
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        return
+    if loss == "auto":
+        raise ValueError(
+            "Pass `loss` (and `metrics`) for models not built by tlkeras."
+        )
+    model.compile(
+        optimizer=optimizer,
+        loss=loss,
+        metrics=None if metrics == "auto" else metrics,
+    )
+
+
+def _merge(histories):
+    merged = keras.callbacks.History()
+    merged.history = {}
+    merged.epoch = []
+    for history in histories:
+        merged.epoch += history.epoch
+        for key, values in history.history.items():
+            merged.history.setdefault(key, []).extend(values)
+    if histories:
+        merged.set_model(histories[-1].model)
+    return merged
