@@ -41,3 +41,15 @@ def image_data(n=32, size=16, num_classes=3, seed=0):
     x = rng.uniform(0, 255, (n, size, size, 3)).astype("float32")
     y = rng.integers(0, num_classes, n)
     return x, y
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Raises at the end of epoch `epoch`, as Keras's own resume tests do."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError("interrupted")

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import tlkeras as tlk
+from tests.helpers import Interrupt
 from tests.helpers import assert_all_equal
 from tests.helpers import image_data
 from tests.helpers import tiny_cnn
@@ -26,16 +27,6 @@ class Snapshots(keras.callbacks.Callback):
         self.epochs.append(
             {g.name: values(g.variables) for g in tlk.layer_groups(self.model)}
         )
-
-
-class Interrupt(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise RuntimeError("interrupted")
 
 
 def fresh_model(optimizer="discriminative"):

@@ -4,6 +4,7 @@ import keras
 import pytest
 
 import tlkeras as tlk
+from tests.helpers import Interrupt
 from tests.helpers import assert_all_equal
 from tests.helpers import image_data
 from tests.helpers import tiny_cnn
@@ -11,18 +12,6 @@ from tests.helpers import values
 
 X, Y = image_data(n=32, size=16)
 EPOCHS = 4
-
-
-class Interrupt(keras.callbacks.Callback):
-    """Raises at the end of epoch `epoch`, as Keras's own tests do."""
-
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise RuntimeError("interrupted")
 
 
 def fresh_model():
