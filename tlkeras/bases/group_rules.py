@@ -117,7 +117,7 @@ _V3_LARGE = {0: "stem", 2: "stage1", 5: "stage2", 11: "stage3", 14: "stage4"}
 def _mobilenet_v3(table):
     return GroupRules(
         [
-            (r"rescaling|conv(_bn)?$|conv$", "stem"),
+            (r"rescaling|conv(_bn)?$", "stem"),
             (r"expanded_conv_(\d+)_", _stage(table)),
             (r"expanded_conv_", "stem"),
             (r"conv_[12]", "top"),

@@ -7,7 +7,6 @@ from typing import Optional
 
 import keras
 
-from tlkeras.bases import group_rules
 from tlkeras.bases.application_preprocessing import PASSTHROUGH_FAMILIES
 from tlkeras.bases.application_preprocessing import ApplicationPreprocessing
 from tlkeras.bases.registry import get_spec
@@ -143,10 +142,3 @@ def _build_application(spec, input_shape, weights, base_kwargs):
                 "initialisation."
             ) from error
         raise
-
-
-def base_group_rules(resolved: ResolvedBase):
-    """The `GroupRules` for a resolved base, or `None`."""
-    if resolved.name is None:
-        return None
-    return group_rules.rules_for(resolved.name, resolved.family)

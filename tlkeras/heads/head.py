@@ -231,11 +231,9 @@ class Head(keras.layers.Layer):
         config.update(
             {
                 "units": list(self.units),
-                "activation": keras.activations.serialize(
-                    keras.activations.get(self.activation)
-                )
-                if callable(self.activation)
-                else self.activation,
+                "activation": self.activation
+                if isinstance(self.activation, str)
+                else keras.activations.serialize(self.activation),
                 "dropout": self.dropout,
                 "l1": self.l1,
                 "l2": self.l2,
