@@ -24,6 +24,11 @@ def atomic_path(path: Union[str, os.PathLike]) -> Iterator[Path]:
     tmp = Path(tmp)
     try:
         yield tmp
+        # mkstemp makes the file private (0600); give it the permissions an
+        # ordinary open() would, as the umask says.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
