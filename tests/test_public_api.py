@@ -16,6 +16,7 @@ PACKAGES = [
     "tlkeras.optimizers",
     "tlkeras.callbacks",
     "tlkeras.recipes",
+    "tlkeras.data",
     "tlkeras.evaluation",
     "tlkeras.demo",
     "tlkeras.cli",

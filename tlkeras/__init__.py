@@ -11,6 +11,7 @@ _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 from tlkeras import bases  # noqa: E402
 from tlkeras import builders  # noqa: E402
 from tlkeras import callbacks  # noqa: E402
+from tlkeras import data  # noqa: E402
 from tlkeras import evaluation  # noqa: E402
 from tlkeras import freezing  # noqa: E402
 from tlkeras import heads  # noqa: E402
@@ -38,6 +39,7 @@ __all__ = [
     "build_regressor",
     "builders",
     "callbacks",
+    "data",
     "evaluation",
     "freezing",
     "heads",

@@ -1,0 +1,266 @@
+"""`image_dataset`: images from a folder, arrays or tensorflow-datasets."""
+
+import os
+import warnings
+from pathlib import Path
+from typing import Optional
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from tlkeras.data.augmentation import augmentation_layers
+
+IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+# The first bytes of each format tf.io.decode_image reads.
+_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM")
+_SUBSETS = ("training", "validation", "both")
+
+
+def image_dataset(
+    source,
+    *,
+    image_size: Sequence[int],
+    batch_size: int = 32,
+    split: Optional[str] = None,
+    validation_split: Optional[float] = None,
+    subset: Optional[str] = None,
+    seed: Optional[int] = None,
+    shuffle: bool = True,
+    augment=None,
+    cache: bool = False,
+):
+    """A batched `tf.data.Dataset` of `(images, labels)` for transfer learning.
+
+    Images come out as float32 in [0, 255] (the models built by tlkeras
+    carry their own preprocessing), resized to `image_size`; labels are
+    integers. `dataset.class_names` lists the classes.
+
+    `source` is one of:
+
+    - a folder with one subfolder per class, as
+      `keras.utils.image_dataset_from_directory` reads it (`.jpg`,
+      `.jpeg`, `.png`, `.bmp`, `.gif`). Files that are not images, or whose
+      content is not the image their name says, are skipped with one
+      warning that names and counts them, so training never stops on them
+      mid-epoch;
+    - `"tfds:<name>[/<config>]"`, a tensorflow-datasets dataset with
+      supervised keys (`split` picks the split, e.g. `"train[:80%]"`);
+    - a tuple `(x, y)` of arrays.
+
+    Args:
+        source: as above.
+        image_size: `(height, width)`.
+        batch_size: int. Defaults to `32`.
+        split: string, the tfds split. Defaults to `"train"` for tfds.
+        validation_split: float in (0, 1), the share held out for
+            validation (folders and arrays). Defaults to `None`.
+        subset: `"training"`, `"validation"` or `"both"` (a pair), with
+            `validation_split`. Defaults to `None`.
+        seed: int, for shuffling and the split. Defaults to `None`.
+        shuffle: bool, shuffle the examples (each epoch). Defaults to `True`.
+        augment: `None`, a preset name (`"light"`, `"standard"`) or a
+            Keras layer; applied on the fly to training data only.
+            Defaults to `None`.
+        cache: bool, cache decoded images in memory. Defaults to `False`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> x = np.zeros((10, 8, 8, 3), "uint8"); y = np.arange(10) % 2
+    >>> ds = image_dataset((x, y), image_size=(16, 16), batch_size=4)
+    >>> images, labels = next(iter(ds))
+    >>> tuple(images.shape), ds.class_names
+    ((4, 16, 16, 3), ['0', '1'])
+    """
+    image_size = _check_size(image_size)
+    if subset is not None and subset not in _SUBSETS:
+        raise ValueError(
+            f"`subset` must be one of {_SUBSETS}. Received: subset={subset!r}"
+        )
+    if (validation_split is None) != (subset is None):
+        raise ValueError(
+            "`validation_split` and `subset` go together. Received: "
+            f"validation_split={validation_split!r}, subset={subset!r}"
+        )
+    if validation_split is not None and not 0 < validation_split < 1:
+        raise ValueError(
+            "`validation_split` must be in (0, 1). Received: "
+            f"validation_split={validation_split!r}"
+        )
+    if isinstance(source, str) and source.startswith("tfds:"):
+        if validation_split is not None:
+            raise ValueError(
+                "Use split strings (e.g. 'train[:80%]') with tfds sources, "
+                f"not validation_split. Received: "
+                f"validation_split={validation_split!r}"
+            )
+        examples, class_names = _from_tfds(source[5:], split or "train")
+        parts = {"all": examples}
+    else:
+        if split is not None:
+            raise ValueError(
+                "`split` applies to tfds sources. Received: "
+                f"split={split!r} for source={source!r}"
+            )
+        if isinstance(source, tuple):
+            inputs, labels, class_names = _from_arrays(source)
+            kind = "arrays"
+        else:
+            inputs, labels, class_names = _from_folder(source)
+            kind = "files"
+        parts = _split(inputs, labels, validation_split, subset, seed)
+        parts = {name: _examples(kind, x, y) for name, x, y in parts}
+
+    def finish(examples, training):
+        examples = examples.map(
+            lambda image, label: (_resize(image, image_size), label),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        if cache:
+            examples = examples.cache()
+        if shuffle:
+            examples = examples.shuffle(
+                1024, seed=seed, reshuffle_each_iteration=True
+            )
+        batches = examples.batch(batch_size)
+        layer = augmentation_layers(augment) if training else None
+        if layer is not None:
+            batches = batches.map(
+                lambda x, y: (layer(x, training=True), y),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+        batches = batches.prefetch(tf.data.AUTOTUNE)
+        batches.class_names = class_names
+        return batches
+
+    if subset == "both":
+        return (
+            finish(parts["training"], True),
+            finish(parts["validation"], False),
+        )
+    name = subset or "all"
+    return finish(parts[name], subset != "validation")
+
+
+def _check_size(image_size):
+    size = tuple(image_size) if isinstance(image_size, (list, tuple)) else ()
+    if len(size) != 2 or not all(isinstance(s, int) and s > 0 for s in size):
+        raise ValueError(
+            "`image_size` must be (height, width) in positive ints. "
+            f"Received: image_size={image_size!r}"
+        )
+    return size
+
+
+def _from_folder(folder):
+    root = Path(folder)
+    if not root.is_dir():
+        raise ValueError(
+            f"No folder at {str(folder)!r}; `source` is a folder of class "
+            "subfolders, 'tfds:<name>' or (x, y) arrays."
+        )
+    class_names = sorted(p.name for p in root.iterdir() if p.is_dir())
+    if not class_names:
+        raise ValueError(
+            f"{str(root)!r} has no class subfolders; put each class's images "
+            "in a subfolder named after the class."
+        )
+    paths, labels, skipped = [], [], []
+    for label, name in enumerate(class_names):
+        for path in sorted((root / name).rglob("*")):
+            if not path.is_file():
+                continue
+            if path.suffix.lower() in IMAGE_SUFFIXES and _looks_like_image(
+                path
+            ):
+                paths.append(os.fspath(path))
+                labels.append(label)
+            else:
+                skipped.append(os.fspath(path.relative_to(root)))
+    if skipped:
+        warnings.warn(
+            f"Skipped {len(skipped)} file(s) in {str(root)!r} that are not "
+            f"readable images ({', '.join(IMAGE_SUFFIXES)}): {skipped}",
+            stacklevel=3,
+        )
+    if not paths:
+        raise ValueError(f"No images found in the class folders of {root}.")
+    return np.array(paths), np.array(labels, "int64"), class_names
+
+
+def _looks_like_image(path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(8)
+    return any(head.startswith(magic) for magic in _MAGIC)
+
+
+def _from_arrays(source):
+    if len(source) != 2:
+        raise ValueError(
+            f"Array sources are (x, y). Received a tuple of {len(source)}."
+        )
+    x, y = np.asarray(source[0]), np.asarray(source[1]).astype("int64")
+    if x.ndim != 4 or len(x) != len(y):
+        raise ValueError(
+            "Array sources need x of shape (n, height, width, channels) and "
+            f"n labels. Received: x.shape={x.shape}, y.shape={y.shape}"
+        )
+    class_names = [str(c) for c in range(int(y.max()) + 1)]
+    return x, y, class_names
+
+
+def _split(inputs, labels, validation_split, subset, seed):
+    if validation_split is None:
+        return [("all", inputs, labels)]
+    order = np.random.default_rng(seed).permutation(len(labels))
+    cut = len(labels) - int(round(validation_split * len(labels)))
+    train, val = order[:cut], order[cut:]
+    return [
+        ("training", inputs[train], labels[train]),
+        ("validation", inputs[val], labels[val]),
+    ]
+
+
+def _examples(kind, x, y):
+    examples = tf.data.Dataset.from_tensor_slices((x, y))
+    if kind == "files":
+        examples = examples.map(
+            lambda path, label: (_decode(path), label),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        # A file whose header looked right but whose data is broken
+        # (truncated JPEG) is dropped rather than stopping the epoch.
+        examples = examples.ignore_errors(log_warning=True)
+    return examples
+
+
+def _decode(path):
+    image = tf.io.decode_image(
+        tf.io.read_file(path), channels=3, expand_animations=False
+    )
+    image.set_shape([None, None, 3])
+    return image
+
+
+def _resize(image, size):
+    image = tf.cast(image, "float32")
+    if image.shape[-1] == 1:
+        image = tf.image.grayscale_to_rgb(image)
+    return tf.image.resize(image, size)
+
+
+def _from_tfds(name, split):
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        raise ImportError(
+            "tfds: sources need tensorflow-datasets: `pip install "
+            "tlkeras[tfds]`."
+        ) from None
+    examples, info = tfds.load(
+        name, split=split, as_supervised=True, with_info=True
+    )
+    label = info.features[info.supervised_keys[1]]
+    class_names = list(getattr(label, "names", None) or [])
+    return examples.map(lambda x, y: (x, tf.cast(y, "int64"))), class_names
