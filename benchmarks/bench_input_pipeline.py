@@ -1,0 +1,101 @@
+"""Training throughput from JPEG files against the same images from memory.
+
+The real ants/bees photos (assets/datasets/hymenoptera/train, 244 JPEGs)
+through `tlk.data.image_dataset(folder)` (read, decode, resize every epoch)
+and with `cache=True` (decoded once, kept in memory), against the same
+decoded, resized images from memory
+(`tlk.data.image_dataset((x, y))`), training the same model: MobileNetV2
+(alpha 0.35, 96 px, frozen base, linear head), batch 32. Each round times
+`--epochs` epochs of each, interleaved in rotated order; the ratio is the
+median of paired ratios (files / memory, 1.0 = no input cost).
+
+    python benchmarks/bench_input_pipeline.py [--assets ../shared/assets]
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import tlkeras as tlk  # noqa: E402
+
+SIZE = (96, 96)
+
+
+def seconds(model, dataset, epochs):
+    start = time.perf_counter()
+    model.fit(dataset, epochs=epochs, verbose=0)
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = Path(__file__).resolve().parents[2] / "shared" / "assets"
+    parser.add_argument(
+        "--assets", default=os.environ.get("TLKERAS_ASSETS") or default
+    )
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--epochs", type=int, default=2)
+    args = parser.parse_args()
+    folder = Path(args.assets) / "datasets" / "hymenoptera" / "train"
+    if not folder.is_dir():
+        sys.exit(f"skipped: no photos at {folder} (set --assets)")
+    files = tlk.data.image_dataset(
+        folder, image_size=SIZE, batch_size=32, seed=0
+    )
+    images, labels = [], []
+    for x, y in tlk.data.image_dataset(
+        folder, image_size=SIZE, batch_size=32, shuffle=False
+    ):
+        images.append(x.numpy())
+        labels.append(y.numpy())
+    memory = tlk.data.image_dataset(
+        (np.concatenate(images), np.concatenate(labels)),
+        image_size=SIZE,
+        batch_size=32,
+        seed=0,
+    )
+    model = tlk.build_classifier(
+        "mobilenet_v2",
+        2,
+        input_shape=SIZE + (3,),
+        weights=None,
+        base_kwargs={"alpha": 0.35},
+    )
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    cached = tlk.data.image_dataset(
+        folder, image_size=SIZE, batch_size=32, seed=0, cache=True
+    )
+    sources = {"JPEG files": files, "files, cache": cached, "memory": memory}
+    for dataset in sources.values():
+        seconds(model, dataset, 1)  # trace, warm caches
+    times = {name: [] for name in sources}
+    order = list(sources)
+    for _ in range(args.rounds):
+        for name in order:
+            times[name].append(seconds(model, sources[name], args.epochs))
+        order = order[1:] + order[:1]
+    n = len(np.concatenate(labels)) * args.epochs
+    print(
+        f"keras {keras.__version__}, {n // args.epochs} photos, "
+        f"{args.rounds} rounds of {args.epochs} epochs, batch 32"
+    )
+    print(f"{'source':12} {'img/s':>8}")
+    for name, values in times.items():
+        print(f"{name:12} {n / statistics.median(values):8.1f}")
+    for name in ("JPEG files", "files, cache"):
+        ratio = statistics.median(
+            m / f for m, f in zip(times["memory"], times[name])
+        )
+        print(f"{name} / memory throughput: {ratio:.3f}x (goal >= 0.95x)")
+
+
+if __name__ == "__main__":
+    main()
