@@ -12,12 +12,13 @@ table gives medians and the median of the paired ratios.
 import argparse
 import os
 import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _timing import fit_seconds  # noqa: E402
+from _timing import median_ratio  # noqa: E402
 
 import tlkeras as tlk  # noqa: E402
 
@@ -57,13 +58,6 @@ def tlkeras_model(train_top_groups):
     )
 
 
-def epoch_seconds(model, x, y, epochs=1):
-    """Seconds per epoch over `epochs` steady-state epochs."""
-    start = time.perf_counter()
-    model.fit(x, y, batch_size=32, epochs=epochs, verbose=0)
-    return (time.perf_counter() - start) / epochs
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -95,19 +89,19 @@ def main():
             model.compile(
                 optimizer="adam", loss="sparse_categorical_crossentropy"
             )
-            epoch_seconds(model, x, y)  # trace and warm up
+            fit_seconds(model, x, y)  # trace and warm up
         times = {name: [] for name in models}
         order = list(models)
         for _ in range(args.rounds):
             for name in order:
                 times[name].append(
-                    epoch_seconds(models[name], x, y, args.epochs)
+                    fit_seconds(models[name], x, y, epochs=args.epochs)
                 )
             order.reverse()
-        ratios = [p / t for p, t in zip(times["plain Keras"], times["tlkeras"])]
         plain = args.images / statistics.median(times["plain Keras"])
         ours = args.images / statistics.median(times["tlkeras"])
-        rows.append((label, plain, ours, statistics.median(ratios)))
+        ratio = median_ratio(times["plain Keras"], times["tlkeras"])
+        rows.append((label, plain, ours, ratio))
     print(
         f"{'set-up':14} {'plain Keras img/s':>18} {'tlkeras img/s':>14} "
         f"{'tlkeras / plain':>16}"

@@ -20,12 +20,13 @@ import argparse
 import os
 import re
 import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _timing import fit_seconds  # noqa: E402
+from _timing import median_ratio  # noqa: E402
 
 import tlkeras as tlk  # noqa: E402
 
@@ -61,12 +62,6 @@ def keras_multi_optimizer(model, rates):
     )
 
 
-def epoch_seconds(model, x, y, epochs):
-    start = time.perf_counter()
-    model.fit(x, y, batch_size=32, epochs=epochs, verbose=0)
-    return (time.perf_counter() - start) / epochs
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -100,7 +95,7 @@ def main():
         model.compile(
             optimizer=optimizers[name], loss="sparse_categorical_crossentropy"
         )
-        epoch_seconds(model, x, y, 1)  # trace, build the optimizer, warm up
+        fit_seconds(model, x, y)  # trace, build the optimizer, warm up
     print(
         f"keras {keras.__version__}, {args.images} images, {args.rounds} "
         f"rounds of {args.epochs} epochs, batch 32, "
@@ -110,15 +105,17 @@ def main():
     order = list(models)
     for round_ in range(args.rounds):
         for name in order:
-            times[name].append(epoch_seconds(models[name], x, y, args.epochs))
+            times[name].append(
+                fit_seconds(models[name], x, y, epochs=args.epochs)
+            )
         order = order[1:] + order[:1]
     plain = times["(a) plain Keras, one Adam"]
     multi = times["(b) keras MultiOptimizer"]
     print(f"{'optimizer':28} {'img/s':>8} {'vs (a)':>8} {'vs (b)':>8}")
     for name, seconds in times.items():
         per_second = args.images / statistics.median(seconds)
-        vs_a = statistics.median(r / s for r, s in zip(plain, seconds))
-        vs_b = statistics.median(r / s for r, s in zip(multi, seconds))
+        vs_a = median_ratio(plain, seconds)
+        vs_b = median_ratio(multi, seconds)
         print(f"{name:28} {per_second:8.1f} {vs_a:7.3f}x {vs_b:7.3f}x")
 
 

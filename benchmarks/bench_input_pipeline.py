@@ -16,23 +16,18 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _timing import fit_seconds  # noqa: E402
+from _timing import median_ratio  # noqa: E402
 
 import tlkeras as tlk  # noqa: E402
 
 SIZE = (96, 96)
-
-
-def seconds(model, dataset, epochs):
-    start = time.perf_counter()
-    model.fit(dataset, epochs=epochs, verbose=0)
-    return time.perf_counter() - start
 
 
 def main():
@@ -75,12 +70,14 @@ def main():
     )
     sources = {"JPEG files": files, "files, cache": cached, "memory": memory}
     for dataset in sources.values():
-        seconds(model, dataset, 1)  # trace, warm caches
+        fit_seconds(model, dataset, epochs=1)  # trace, warm caches
     times = {name: [] for name in sources}
     order = list(sources)
     for _ in range(args.rounds):
         for name in order:
-            times[name].append(seconds(model, sources[name], args.epochs))
+            times[name].append(
+                fit_seconds(model, sources[name], epochs=args.epochs)
+            )
         order = order[1:] + order[:1]
     n = len(np.concatenate(labels)) * args.epochs
     print(
@@ -91,9 +88,7 @@ def main():
     for name, values in times.items():
         print(f"{name:12} {n / statistics.median(values):8.1f}")
     for name in ("JPEG files", "files, cache"):
-        ratio = statistics.median(
-            m / f for m, f in zip(times["memory"], times[name])
-        )
+        ratio = median_ratio(times["memory"], times[name])
         print(f"{name} / memory throughput: {ratio:.3f}x (goal >= 0.95x)")
 
 

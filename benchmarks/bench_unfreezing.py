@@ -25,7 +25,6 @@ transition over them (bound: 10 MiB).
 """
 
 import argparse
-import gc
 import os
 import statistics
 import time
@@ -34,23 +33,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _timing import fit_seconds  # noqa: E402
+from _timing import rss_mib  # noqa: E402
 
 import tlkeras as tlk  # noqa: E402
 
 SHAPE = (96, 96, 3)
-
-
-def rss_mib() -> float:
-    gc.collect()
-    with open("/proc/self/statm") as f:
-        pages = int(f.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def epoch(model, x, y) -> float:
-    start = time.perf_counter()
-    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
-    return time.perf_counter() - start
 
 
 def tlkeras_model():
@@ -131,14 +119,16 @@ def main():
             optimizer=keras.optimizers.Adam(1e-4),
             loss="sparse_categorical_crossentropy",
         )
-        epoch(model, x, y)  # trace and warm up
-        epoch(model, x, y)
+        fit_seconds(model, x, y)  # trace and warm up
+        fit_seconds(model, x, y)
         for k in range(1, args.transitions + 1):
             before = rss_mib()
             start = time.perf_counter()
             transition(model, k)
-            first = time.perf_counter() - start + epoch(model, x, y)
-            steady = statistics.median(epoch(model, x, y) for _ in range(2))
+            first = time.perf_counter() - start + fit_seconds(model, x, y)
+            steady = statistics.median(
+                fit_seconds(model, x, y) for _ in range(2)
+            )
             after = rss_mib()
             trainable = len(model.trainable_variables)
             rows.append(
@@ -157,7 +147,7 @@ def main():
             # Back and forth between the last two states.
             k = args.transitions - 1 if i % 2 == 0 else args.transitions
             transition(model, k)
-            epoch(model, x, y)
+            fit_seconds(model, x, y)
         leaks[name] = (rss_mib() - start_rss) / args.toggles
         del model
     print(f"keras {keras.__version__}, {args.images} images, batch 32")

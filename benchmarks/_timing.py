@@ -1,0 +1,29 @@
+"""Timing and memory helpers shared by the benchmark scripts."""
+
+import gc
+import os
+import statistics
+import time
+
+
+def fit_seconds(model, x, y=None, *, epochs=1, batch_size=32) -> float:
+    """Seconds per epoch of `model.fit` over `epochs` epochs."""
+    start = time.perf_counter()
+    if y is None:  # a dataset of batches
+        model.fit(x, epochs=epochs, verbose=0)
+    else:
+        model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
+    return (time.perf_counter() - start) / epochs
+
+
+def median_ratio(numerators, denominators) -> float:
+    """The median of the paired ratios."""
+    return statistics.median(a / b for a, b in zip(numerators, denominators))
+
+
+def rss_mib() -> float:
+    """This process's resident memory in MiB, after a garbage collection."""
+    gc.collect()
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
