@@ -159,3 +159,15 @@ def test_lr_find_errors():
         tlk.lr_find(model, (X, Y))
     with pytest.raises(ValueError, match="start_lr < end_lr"):
         tlk.lr_find(model, (X, Y), start_lr=1.0, end_lr=0.1)
+
+
+def test_lr_find_on_fewer_examples_than_a_batch():
+    from tlkeras.recipes.lr_find import _batches
+
+    x, y = X[:5], Y[:5]
+    first = next(_batches((x, y), 32))
+    assert len(first[0]) == 5  # one short batch, not an endless empty loop
+    model = tlk.build_classifier(tiny_cnn(), 3, freeze="none")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    result = tlk.lr_find(model, (x, y), num_iter=6, verbose=0)
+    assert len(result.losses) >= 5

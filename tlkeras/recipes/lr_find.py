@@ -169,9 +169,11 @@ def lr_find(
 def _batches(train, batch_size):
     if isinstance(train, tuple):
         x, y = train
-        n = len(x)
+        # Whole batches only, but at least one batch even when the data is
+        # smaller than `batch_size` (else this loop would never yield).
+        stop = max(len(x) - batch_size + 1, 1)
         while True:
-            for start in range(0, n - batch_size + 1 or 1, batch_size):
+            for start in range(0, stop, batch_size):
                 yield (
                     x[start : start + batch_size],
                     y[start : start + batch_size],
