@@ -5,6 +5,7 @@ from typing import Optional
 from tlkeras import freezing
 from tlkeras.bases.resolve import resolve_base
 from tlkeras.builders.transfer_model import TransferModel
+from tlkeras.freezing.policies import check_bn
 from tlkeras.heads.head import Head
 from tlkeras.heads.resolve import resolve_head
 
@@ -188,10 +189,7 @@ def _build(
     bn,
     name,
 ):
-    if bn not in freezing.BN_POLICIES:
-        raise ValueError(
-            f"`bn` must be one of {freezing.BN_POLICIES}. Received: bn={bn!r}"
-        )
+    check_bn(bn)  # before the (slow) base is built
     resolved = resolve_base(
         base,
         input_shape=input_shape,

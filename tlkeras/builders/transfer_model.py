@@ -8,7 +8,8 @@ import numpy as np
 
 from tlkeras.callbacks.group_learning_rates import GroupLearningRates
 from tlkeras.freezing.sync import sync_trainable
-from tlkeras.training.learning_rate import group_learning_rates
+from tlkeras.training.group_optimizer import GroupOptimizer
+from tlkeras.training.learning_rate import unwrap
 
 _TRAINABLE_KEY = "tlkeras_trainable_flags"
 TASKS = ("multiclass", "binary", "multilabel", "regression", "features")
@@ -148,7 +149,7 @@ class TransferModel(keras.Model):
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`; with a per-group optimizer it also logs each
         group's learning rate as `lr/<group>`."""
-        if len(args) < 6 and group_learning_rates(self.optimizer):
+        if len(args) < 6 and isinstance(unwrap(self.optimizer), GroupOptimizer):
             callbacks = list(kwargs.get("callbacks") or [])
             if not any(isinstance(c, GroupLearningRates) for c in callbacks):
                 kwargs["callbacks"] = callbacks + [GroupLearningRates()]

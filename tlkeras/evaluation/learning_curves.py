@@ -5,7 +5,8 @@ from typing import Dict
 from typing import Sequence
 from typing import Union
 
-from tlkeras._utils.atomic import atomic_path
+from tlkeras._utils.plotting import pyplot
+from tlkeras._utils.plotting import save_figure
 
 
 def plot_learning_curves(
@@ -38,16 +39,7 @@ def plot_learning_curves(
     >>> plot_learning_curves({"a": [0.1, 0.5], "b": [0.2, 0.3]}, out) == out
     True
     """
-    try:
-        import matplotlib
-    except ImportError:
-        raise ImportError(
-            "plot_learning_curves needs matplotlib. Install it with "
-            "`pip install tlkeras[plot]` or `pip install matplotlib`."
-        ) from None
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
+    plt = pyplot("plot_learning_curves")
     figure, axes = plt.subplots(figsize=(6.4, 4.0), dpi=100)
     for name, values in curves.items():
         epochs = range(1, len(values) + 1)
@@ -66,7 +58,4 @@ def plot_learning_curves(
     axes.grid(alpha=0.3)
     axes.legend(loc="lower right")
     figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png")
-    plt.close(figure)
-    return str(path)
+    return save_figure(figure, path)

@@ -76,14 +76,17 @@ def apply(model: keras.Model, policy: Policy, *, bn: Optional[str] = None):
     _finish(model, bn)
 
 
-def _resolve_bn(model, bn):
-    if bn is None:
-        bn = getattr(model, "bn", "frozen")
+def check_bn(bn) -> str:
+    """Return `bn` if it is a BatchNormalization policy, else raise."""
     if bn not in BN_POLICIES:
         raise ValueError(
             f"`bn` must be one of {BN_POLICIES}. Received: bn={bn!r}"
         )
     return bn
+
+
+def _resolve_bn(model, bn):
+    return check_bn(getattr(model, "bn", "frozen") if bn is None else bn)
 
 
 def _finish(model, bn):

@@ -8,6 +8,7 @@ rebuilds what depends on it.
 
 import keras
 
+from tlkeras.training.learning_rate import unwrap
 from tlkeras.training.optimizer_state import rebuild_optimizer
 from tlkeras.training.optimizer_state import same_variables
 from tlkeras.training.optimizer_state import skip_single_replica_all_reduce
@@ -50,7 +51,7 @@ def sync_trainable(model: keras.Model) -> bool:
         skip_single_replica_all_reduce(optimizer)
     if optimizer is not None and optimizer.built:
         variables = model.trainable_variables
-        if not same_variables(_innermost(optimizer), variables):
+        if not same_variables(unwrap(optimizer), variables):
             rebuild_optimizer(optimizer, variables, model.distribute_strategy)
             changed = True
     state = trainable_state(model)
@@ -62,8 +63,3 @@ def sync_trainable(model: keras.Model) -> bool:
         # The base class's method: a subclass override may call us.
         keras.Model.make_train_function(model, force=True)
     return changed
-
-
-def _innermost(optimizer):
-    inner = getattr(optimizer, "inner_optimizer", None)
-    return optimizer if inner is None else _innermost(inner)

@@ -9,6 +9,8 @@ from typing import Optional
 import keras
 import numpy as np
 
+from tlkeras._utils.plotting import pyplot
+from tlkeras._utils.plotting import save_figure
 from tlkeras.training.learning_rate import set_learning_rate
 from tlkeras.training.learning_rate import unwrap
 
@@ -29,17 +31,7 @@ class LRFinderResult:
 
     def plot(self, path) -> str:
         """Write the loss-vs-rate curve (log x axis) to a PNG file."""
-        from tlkeras._utils.atomic import atomic_path
-
-        try:
-            import matplotlib
-        except ImportError:
-            raise ImportError(
-                "Plotting needs matplotlib: `pip install tlkeras[plot]`."
-            ) from None
-        matplotlib.use("Agg")
-        from matplotlib import pyplot as plt
-
+        plt = pyplot("LRFinderResult.plot")
         figure, axes = plt.subplots(figsize=(6.4, 4.0), dpi=100)
         axes.plot(self.learning_rates, self.losses)
         for (name, rate), marker in zip(self.suggestions.items(), "o^s"):
@@ -54,10 +46,7 @@ class LRFinderResult:
         axes.set_ylabel("smoothed loss")
         axes.legend()
         figure.tight_layout()
-        with atomic_path(path) as tmp:
-            figure.savefig(tmp, format="png")
-        plt.close(figure)
-        return str(path)
+        return save_figure(figure, path)
 
 
 def lr_find(
