@@ -1,6 +1,13 @@
-"""Bases: `keras.applications` by name, or any `keras.Model`."""
+"""Bases: `keras.applications` by name, TF-Hub modules (`"hub:<handle>"`),
+or any `keras.Model`."""
 
 from tlkeras.bases.application_preprocessing import ApplicationPreprocessing
+from tlkeras.bases.hub_handles import HubModuleNotFoundError
+from tlkeras.bases.hub_handles import hub_cache_dir
+from tlkeras.bases.hub_handles import hub_relocations
+from tlkeras.bases.hub_layer import HubBlock
+from tlkeras.bases.hub_layer import HubLayer
+from tlkeras.bases.hub_preprocessing import HubImagePreprocessing
 from tlkeras.bases.registry import BaseSpec
 from tlkeras.bases.registry import get_spec
 from tlkeras.bases.registry import list_bases
@@ -12,9 +19,15 @@ from tlkeras.bases.resolve import resolve_base
 __all__ = [
     "ApplicationPreprocessing",
     "BaseSpec",
+    "HubBlock",
+    "HubImagePreprocessing",
+    "HubLayer",
+    "HubModuleNotFoundError",
     "ResolvedBase",
     "WeightsUnavailableError",
     "get_spec",
+    "hub_cache_dir",
+    "hub_relocations",
     "keras_cache_dir",
     "list_bases",
     "resolve_base",

@@ -9,6 +9,7 @@ import keras
 
 from tlkeras.bases.application_preprocessing import PASSTHROUGH_FAMILIES
 from tlkeras.bases.application_preprocessing import ApplicationPreprocessing
+from tlkeras.bases.hub_base import build_hub_base
 from tlkeras.bases.registry import get_spec
 
 _RESERVED_KWARGS = ("include_top", "weights", "input_shape", "input_tensor")
@@ -26,6 +27,8 @@ class ResolvedBase:
     name: Optional[str] = None
     family: Optional[str] = None
     preprocessing: Optional[keras.layers.Layer] = None
+    input_shape: Optional[tuple] = None
+    input_dtype: str = "float32"
 
 
 def keras_cache_dir() -> str:
@@ -47,11 +50,14 @@ def resolve_base(
 
     Args:
         base: a `keras.applications` name (`"MobileNetV2"`,
-            `"mobilenet_v2"`...) or a `keras.Model`.
+            `"mobilenet_v2"`...), `"hub:<handle>"` (a TF-Hub/Kaggle Models
+            URL or a local TF2 SavedModel folder) or a `keras.Model`.
         input_shape: tuple, the input shape without the batch dimension.
         weights: `"imagenet"`, `None` or a path to a weights file. Only for
-            named bases.
-        base_kwargs: dict of extra constructor arguments (e.g. `alpha`).
+            named bases (a hub base brings its own: leave `"imagenet"`).
+        base_kwargs: dict of extra constructor arguments (e.g. `alpha`);
+            for a hub base `signature`, `output_key` and `arguments` (see
+            `tlkeras.bases.HubLayer`).
 
     Example:
 
@@ -81,10 +87,13 @@ def resolve_base(
             f"base={base!r} (of type {type(base).__name__})"
         )
     if base.startswith("hub:"):
-        raise ValueError(
-            "TF-Hub bases ('hub:<handle>') are not supported in this "
-            f"version of tlkeras. Received: base={base!r}"
+        model, preprocessing, shape, dtype = build_hub_base(
+            base[len("hub:") :],
+            input_shape=input_shape,
+            weights=weights,
+            base_kwargs=base_kwargs,
         )
+        return ResolvedBase(model, None, "hub", preprocessing, shape, dtype)
     spec = get_spec(base)
     model = _build_application(spec, input_shape, weights, base_kwargs or {})
     preprocessing = None

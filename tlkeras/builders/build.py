@@ -196,11 +196,14 @@ def _build(
         weights=weights,
         base_kwargs=base_kwargs,
     )
+    if resolved.input_shape is not None:
+        input_shape = resolved.input_shape
     model = TransferModel(
         resolved.model,
         head,
         preprocessing=resolved.preprocessing,
         input_shape=input_shape,
+        input_dtype=resolved.input_dtype,
         base_name=resolved.name,
         task=task,
         logits=logits,

@@ -7,6 +7,7 @@ from typing import Sequence
 import keras
 
 from tlkeras.bases import group_rules
+from tlkeras.bases.hub_layer import HubLayer
 from tlkeras.bases.registry import get_spec
 from tlkeras.freezing.layer_group import LayerGroup
 from tlkeras.freezing.layer_group import _size
@@ -30,7 +31,10 @@ def layer_groups(model: keras.Model) -> List[LayerGroup]:
     (ResNet: `stem`, `conv2` ... `conv5`; MobileNetV2: `stem`, `stage1` ...
     `stage4`, `top`; EfficientNet: `stem`, `block1` ... `top`...), or, for a
     base tlkeras does not know, into contiguous groups balanced by parameter
-    count (one group per layer for small bases). The base's preprocessing
+    count (one group per layer for small bases). A TF-Hub base has one group
+    per block of its variable names (`Conv`, `expanded_conv`,
+    `expanded_conv_1`..., in the order the module uses them). The base's
+    preprocessing
     joins the first group, and the last group, `"head"`, is the head.
 
     For any other `keras.Model`, its layers are split the same way and its
@@ -56,7 +60,13 @@ def layer_groups(model: keras.Model) -> List[LayerGroup]:
     base = getattr(model, "base", None)
     head = getattr(model, "head", None)
     if isinstance(base, keras.Model) and head is not None:
-        groups = _split(model, _layers(base), getattr(model, "base_name", None))
+        hub = _hub_layer(base)
+        if hub is not None:
+            groups = [LayerGroup(b.name, [b], model) for b in hub.blocks]
+        else:
+            groups = _split(
+                model, _layers(base), getattr(model, "base_name", None)
+            )
         preprocessing = getattr(model, "preprocessing", None)
         if preprocessing is not None and groups:
             groups[0].layers.insert(0, preprocessing)
@@ -183,6 +193,12 @@ def _split(model, layers, base_name) -> List[LayerGroup]:
     return [
         LayerGroup(name, members, model) for name, members in groups.items()
     ]
+
+
+def _hub_layer(base):
+    """The base's `HubLayer` when the base is a TF-Hub module."""
+    hubs = [layer for layer in base.layers if isinstance(layer, HubLayer)]
+    return hubs[0] if len(hubs) == 1 else None
 
 
 def _layers(model):

@@ -8,6 +8,7 @@ from typing import Union
 import keras
 
 from tlkeras._utils.close_matches import did_you_mean
+from tlkeras.bases.hub_layer import HubLayer
 from tlkeras.freezing.groups import layer_groups
 from tlkeras.freezing.sync import sync_trainable
 
@@ -92,6 +93,9 @@ def _resolve_bn(model, bn):
 def _finish(model, bn):
     if hasattr(model, "bn"):
         model.bn = bn
+    for layer in model._flatten_layers():
+        if isinstance(layer, HubLayer):
+            layer.bn = bn  # the module runs its BN in inference unless "train"
     sync_trainable(model)
 
 
@@ -225,11 +229,15 @@ def _policy_message(policy):
 def _set_flags(
     model, base_layers, trainable_ids, head_layers, bn, head_trainable
 ):
-    containers = {getattr(model, "base", None), model}
-    for container in containers:
-        if isinstance(container, keras.Model):
-            # A container's setter cascades to every sublayer, and a frozen
-            # container hides the variables of its layers: open it first.
+    # A container's setter cascades to every sublayer, and a frozen
+    # container hides the variables of its layers: open the containers
+    # above the groups' layers (the model, the base, a HubLayer) first.
+    ids = {id(layer) for layer in base_layers}
+    for container in model._flatten_layers():
+        if id(container) not in ids and any(
+            id(sub) in ids
+            for sub in container._flatten_layers(include_self=False)
+        ):
             container._trainable = True
     for layer in base_layers:
         layer.trainable = id(layer) in trainable_ids

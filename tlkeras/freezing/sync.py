@@ -15,9 +15,11 @@ from tlkeras.training.optimizer_state import skip_single_replica_all_reduce
 
 
 def trainable_state(model: keras.Model) -> tuple:
-    """The `trainable` flag of every layer, in a comparable form."""
+    """The `trainable` flag (and `bn` mode, where a layer has one) of every
+    layer, in a comparable form."""
     return tuple(
-        (id(layer), layer.trainable) for layer in model._flatten_layers()
+        (id(layer), layer.trainable, getattr(layer, "bn", None))
+        for layer in model._flatten_layers()
     )
 
 

@@ -1,0 +1,132 @@
+"""Find TF-Hub modules: URLs through `tensorflow_hub`'s cache, local paths,
+and modules that moved since a model was saved."""
+
+import contextlib
+import os
+import tempfile
+from typing import Dict
+from typing import Iterator
+
+_RELOCATIONS: Dict[str, str] = {}
+_URL_PREFIXES = ("http://", "https://", "gs://")
+
+
+class HubModuleNotFoundError(FileNotFoundError):
+    """A TF-Hub handle could not be found locally nor fetched."""
+
+
+def hub_cache_dir() -> str:
+    """The folder where `tensorflow_hub` caches downloaded modules.
+
+    `TFHUB_CACHE_DIR` when set, else `<tmp>/tfhub_modules` (what
+    `tensorflow_hub.resolve` uses).
+
+    Example:
+
+    >>> hub_cache_dir().endswith("tfhub_modules") or "TFHUB_CACHE_DIR" in \\
+    ...     os.environ
+    True
+    """
+    return os.environ.get("TFHUB_CACHE_DIR") or os.path.join(
+        tempfile.gettempdir(), "tfhub_modules"
+    )
+
+
+@contextlib.contextmanager
+def hub_relocations(mapping: Dict[str, str]) -> Iterator[None]:
+    """Point TF-Hub handles saved in models to new places while loading.
+
+    A `.keras` file of a model with a `"hub:<path>"` base stores the path;
+    if the module has moved since, load the model inside this context. The
+    loaded model records the new path, so saving it again stores that one.
+
+    Args:
+        mapping: dict, old handle -> new handle (a local path or URL).
+
+    Example:
+
+    >>> with hub_relocations({"/old/place/module": "/new/place/module"}):
+    ...     relocated("/old/place/module")  # or keras.saving.load_model(...)
+    '/new/place/module'
+    >>> relocated("/old/place/module")
+    '/old/place/module'
+    """
+    if not isinstance(mapping, dict):
+        raise TypeError(
+            "`mapping` must be a dict of old handle -> new handle. "
+            f"Received: mapping={mapping!r}"
+        )
+    saved = dict(_RELOCATIONS)
+    _RELOCATIONS.update({str(k): str(v) for k, v in mapping.items()})
+    try:
+        yield
+    finally:
+        _RELOCATIONS.clear()
+        _RELOCATIONS.update(saved)
+
+
+def relocated(handle: str) -> str:
+    """The handle to use for `handle` (itself unless relocated)."""
+    return _RELOCATIONS.get(handle, handle)
+
+
+def resolve_handle(handle: str) -> str:
+    """The local folder holding the SavedModel of a TF-Hub handle.
+
+    Local folders are used as they are; URLs (tfhub.dev, Kaggle Models,
+    `gs://`) are resolved by `tensorflow_hub`, which downloads them once
+    into `hub_cache_dir()`.
+
+    Args:
+        handle: a URL or the path of a SavedModel folder.
+
+    Raises:
+        HubModuleNotFoundError: the folder does not exist, or the URL could
+            not be fetched and is not in the cache.
+
+    Example:
+
+    >>> resolve_handle("/no/such/module")
+    Traceback (most recent call last):
+    ...
+    tlkeras.bases.hub_handles.HubModuleNotFoundError: No TF-Hub module ...
+    """
+    if handle.startswith(_URL_PREFIXES):
+        return _fetch(handle)
+    path = os.path.expanduser(handle)
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return path
+    reason = (
+        "the folder has no saved_model.pb"
+        if os.path.isdir(path)
+        else "there is no such folder"
+    )
+    raise HubModuleNotFoundError(
+        f"No TF-Hub module at {handle!r}: {reason}. A local handle is the "
+        "folder of a TF2 SavedModel (holding saved_model.pb and variables/). "
+        "If the module moved after the model was saved, load it with "
+        "`with tlkeras.bases.hub_relocations({old_path: new_path}): "
+        "keras.saving.load_model(...)`. URL handles are cached in "
+        f"{hub_cache_dir()!r} (TFHUB_CACHE_DIR)."
+    )
+
+
+def _fetch(handle: str) -> str:
+    try:
+        import tensorflow_hub
+    except ImportError as error:
+        raise ImportError(
+            f"Fetching the TF-Hub handle {handle!r} needs tensorflow-hub: "
+            "`pip install tlkeras[hub]`. A local SavedModel folder needs "
+            "nothing extra."
+        ) from error
+    try:
+        return tensorflow_hub.resolve(handle)
+    except Exception as error:
+        raise HubModuleNotFoundError(
+            f"Could not fetch the TF-Hub module {handle!r}: {error}. It is "
+            f"not in the cache folder {hub_cache_dir()!r} (set "
+            "TFHUB_CACHE_DIR to use another). Without a network, download "
+            "the module elsewhere and pass its local folder as "
+            "'hub:/path/to/module', or copy a filled cache folder here."
+        ) from error
