@@ -5,6 +5,7 @@ from typing import Optional
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tlkeras.callbacks.group_learning_rates import GroupLearningRates
 from tlkeras.freezing.sync import sync_trainable
@@ -148,7 +149,12 @@ class TransferModel(keras.Model):
 
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`; with a per-group optimizer it also logs each
-        group's learning rate as `lr/<group>`."""
+        group's learning rate as `lr/<group>`. A `tf.data.Dataset` is
+        expected to shuffle itself (tlkeras's datasets do), so `shuffle`
+        defaults to `False` for one instead of warning."""
+        x = args[0] if args else kwargs.get("x")
+        if isinstance(x, tf.data.Dataset) and len(args) < 9:
+            kwargs.setdefault("shuffle", False)
         if len(args) < 6 and isinstance(unwrap(self.optimizer), GroupOptimizer):
             callbacks = list(kwargs.get("callbacks") or [])
             if not any(isinstance(c, GroupLearningRates) for c in callbacks):

@@ -1,7 +1,14 @@
-"""Data: image datasets from folders, arrays and tensorflow-datasets."""
+"""Data: image and text datasets from folders, files, arrays and
+tensorflow-datasets."""
 
 from tlkeras.data.augmentation import PRESETS
 from tlkeras.data.augmentation import augmentation_layers
 from tlkeras.data.image_dataset import image_dataset
+from tlkeras.data.text_dataset import text_dataset
 
-__all__ = ["PRESETS", "augmentation_layers", "image_dataset"]
+__all__ = [
+    "PRESETS",
+    "augmentation_layers",
+    "image_dataset",
+    "text_dataset",
+]

@@ -10,11 +10,13 @@ import numpy as np
 import tensorflow as tf
 
 from tlkeras.data.augmentation import augmentation_layers
+from tlkeras.data.splits import check_split_arguments
+from tlkeras.data.splits import load_tfds
+from tlkeras.data.splits import split_examples
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 # The first bytes of each format tf.io.decode_image reads.
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM")
-_SUBSETS = ("training", "validation", "both")
 
 
 def image_dataset(
@@ -74,42 +76,17 @@ def image_dataset(
     ((4, 16, 16, 3), ['0', '1'])
     """
     image_size = _check_size(image_size)
-    if subset is not None and subset not in _SUBSETS:
-        raise ValueError(
-            f"`subset` must be one of {_SUBSETS}. Received: subset={subset!r}"
-        )
-    if (validation_split is None) != (subset is None):
-        raise ValueError(
-            "`validation_split` and `subset` go together. Received: "
-            f"validation_split={validation_split!r}, subset={subset!r}"
-        )
-    if validation_split is not None and not 0 < validation_split < 1:
-        raise ValueError(
-            "`validation_split` must be in (0, 1). Received: "
-            f"validation_split={validation_split!r}"
-        )
-    if isinstance(source, str) and source.startswith("tfds:"):
-        if validation_split is not None:
-            raise ValueError(
-                "Use split strings (e.g. 'train[:80%]') with tfds sources, "
-                f"not validation_split. Received: "
-                f"validation_split={validation_split!r}"
-            )
-        examples, class_names = _from_tfds(source[5:], split or "train")
+    if check_split_arguments(source, split, validation_split, subset):
+        examples, class_names = load_tfds(source[5:], split or "train")
         parts = {"all": examples}
     else:
-        if split is not None:
-            raise ValueError(
-                "`split` applies to tfds sources. Received: "
-                f"split={split!r} for source={source!r}"
-            )
         if isinstance(source, tuple):
             inputs, labels, class_names = _from_arrays(source)
             kind = "arrays"
         else:
             inputs, labels, class_names = _from_folder(source)
             kind = "files"
-        parts = _split(inputs, labels, validation_split, subset, seed)
+        parts = split_examples(inputs, labels, validation_split, seed)
         parts = {
             name: _examples(kind, x, y, image_size) for name, x, y in parts
         }
@@ -212,18 +189,6 @@ def _from_arrays(source):
     return x, y, class_names
 
 
-def _split(inputs, labels, validation_split, subset, seed):
-    if validation_split is None:
-        return [("all", inputs, labels)]
-    order = np.random.default_rng(seed).permutation(len(labels))
-    cut = len(labels) - int(round(validation_split * len(labels)))
-    train, val = order[:cut], order[cut:]
-    return [
-        ("training", inputs[train], labels[train]),
-        ("validation", inputs[val], labels[val]),
-    ]
-
-
 def _examples(kind, x, y, image_size):
     examples = tf.data.Dataset.from_tensor_slices((x, y))
     if kind == "files":
@@ -270,19 +235,3 @@ def _resize(image, size):
     if image.shape[-1] == 1:
         image = tf.image.grayscale_to_rgb(image)
     return tf.image.resize(image, size)
-
-
-def _from_tfds(name, split):
-    try:
-        import tensorflow_datasets as tfds
-    except ImportError:
-        raise ImportError(
-            "tfds: sources need tensorflow-datasets: `pip install "
-            "tlkeras[tfds]`."
-        ) from None
-    examples, info = tfds.load(
-        name, split=split, as_supervised=True, with_info=True
-    )
-    label = info.features[info.supervised_keys[1]]
-    class_names = list(getattr(label, "names", None) or [])
-    return examples.map(lambda x, y: (x, tf.cast(y, "int64"))), class_names

@@ -1,0 +1,74 @@
+"""What the dataset functions share: argument checks, the seeded
+validation split and tensorflow-datasets loading."""
+
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+SUBSETS = ("training", "validation", "both")
+
+
+def check_split_arguments(
+    source, split: Optional[str], validation_split, subset
+) -> bool:
+    """Validate the split arguments; return whether `source` is tfds."""
+    if subset is not None and subset not in SUBSETS:
+        raise ValueError(
+            f"`subset` must be one of {SUBSETS}. Received: subset={subset!r}"
+        )
+    if (validation_split is None) != (subset is None):
+        raise ValueError(
+            "`validation_split` and `subset` go together. Received: "
+            f"validation_split={validation_split!r}, subset={subset!r}"
+        )
+    if validation_split is not None and not 0 < validation_split < 1:
+        raise ValueError(
+            "`validation_split` must be in (0, 1). Received: "
+            f"validation_split={validation_split!r}"
+        )
+    is_tfds = isinstance(source, str) and source.startswith("tfds:")
+    if is_tfds and validation_split is not None:
+        raise ValueError(
+            "Use split strings (e.g. 'train[:80%]') with tfds sources, "
+            f"not validation_split. Received: "
+            f"validation_split={validation_split!r}"
+        )
+    if not is_tfds and split is not None:
+        raise ValueError(
+            "`split` applies to tfds sources. Received: "
+            f"split={split!r} for source={source!r}"
+        )
+    return is_tfds
+
+
+def split_examples(inputs, labels, validation_split, seed):
+    """`[(subset name, inputs, labels)]`: everything as `"all"`, or a
+    seeded shuffle cut into `"training"` and `"validation"`."""
+    if validation_split is None:
+        return [("all", inputs, labels)]
+    order = np.random.default_rng(seed).permutation(len(labels))
+    cut = len(labels) - int(round(validation_split * len(labels)))
+    train, val = order[:cut], order[cut:]
+    return [
+        ("training", inputs[train], labels[train]),
+        ("validation", inputs[val], labels[val]),
+    ]
+
+
+def load_tfds(name: str, split: str):
+    """A tensorflow-datasets split as `(input, int64 label)` examples and
+    its class names."""
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        raise ImportError(
+            "tfds: sources need tensorflow-datasets: `pip install "
+            "tlkeras[tfds]`."
+        ) from None
+    examples, info = tfds.load(
+        name, split=split, as_supervised=True, with_info=True
+    )
+    label = info.features[info.supervised_keys[1]]
+    class_names = list(getattr(label, "names", None) or [])
+    return examples.map(lambda x, y: (x, tf.cast(y, "int64"))), class_names

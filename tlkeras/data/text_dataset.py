@@ -1,0 +1,200 @@
+"""`text_dataset`: texts and labels from CSV/TSV files, arrays or
+tensorflow-datasets, for models on TF-Hub text modules."""
+
+import csv
+import os
+from typing import List
+from typing import Optional
+from typing import Union
+
+import numpy as np
+import tensorflow as tf
+
+from tlkeras.data.splits import check_split_arguments
+from tlkeras.data.splits import load_tfds
+from tlkeras.data.splits import split_examples
+
+Column = Union[str, int]
+
+
+def text_dataset(
+    source,
+    *,
+    batch_size: int = 32,
+    split: Optional[str] = None,
+    validation_split: Optional[float] = None,
+    subset: Optional[str] = None,
+    seed: Optional[int] = None,
+    shuffle: bool = True,
+    text_column: Column = "text",
+    label_column: Column = "label",
+    delimiter: Optional[str] = None,
+    cache: bool = False,
+):
+    """A batched `tf.data.Dataset` of `(texts, labels)`.
+
+    Texts come out as `tf.string` (one per example, the input of a model
+    built on a `"hub:<text module>"` base), labels as integers;
+    `dataset.class_names` lists the classes (string labels are numbered in
+    sorted order).
+
+    `source` is one of:
+
+    - a CSV or TSV file. Columns are picked by header name (`text_column`,
+      `label_column`) or, for a file without a header row, by position
+      (ints). The delimiter is a tab for `.tsv` files and files whose first
+      line holds a tab, else a comma. Tab-separated files are read without
+      quote processing (a `"` is text, as in most TSV corpora: CSV quoting
+      would silently merge lines), comma-separated ones with CSV quoting;
+    - `"tfds:<name>[/<config>]"`, a tensorflow-datasets text dataset with
+      supervised keys (e.g. `"tfds:imdb_reviews"`);
+    - a tuple `(texts, labels)` of arrays or lists.
+
+    Args:
+        source: as above.
+        batch_size: int. Defaults to `32`.
+        split: string, the tfds split. Defaults to `"train"` for tfds.
+        validation_split: float in (0, 1), the share held out for
+            validation (files and arrays). Defaults to `None`.
+        subset: `"training"`, `"validation"` or `"both"` (a pair), with
+            `validation_split`. Defaults to `None`.
+        seed: int, for shuffling and the split. Defaults to `None`.
+        shuffle: bool, shuffle the examples (each epoch). Defaults to `True`.
+        text_column: column name or index of the texts. Defaults to
+            `"text"`.
+        label_column: column name or index of the labels. Defaults to
+            `"label"`.
+        delimiter: string or `None` (guess, as above). Defaults to `None`.
+        cache: bool, cache the examples in memory. Defaults to `False`.
+
+    Example:
+
+    >>> ds = text_dataset((["spam now", "hi mum", "win cash"],
+    ...                    ["spam", "ham", "spam"]), batch_size=2,
+    ...                   shuffle=False)
+    >>> texts, labels = next(iter(ds))
+    >>> texts.numpy().tolist(), labels.numpy().tolist(), ds.class_names
+    ([b'spam now', b'hi mum'], [1, 0], ['ham', 'spam'])
+    """
+    if check_split_arguments(source, split, validation_split, subset):
+        examples, class_names = load_tfds(source[5:], split or "train")
+        parts = {"all": examples}
+    else:
+        if isinstance(source, tuple):
+            texts, raw_labels = _from_arrays(source)
+        elif isinstance(source, (str, os.PathLike)):
+            texts, raw_labels = _from_file(
+                source, text_column, label_column, delimiter
+            )
+        else:
+            raise TypeError(
+                "`source` must be a CSV/TSV path, 'tfds:<name>' or a "
+                f"(texts, labels) tuple. Received: source={source!r} (of "
+                f"type {type(source).__name__})"
+            )
+        labels, class_names = _encode_labels(raw_labels)
+        parts = {
+            name: tf.data.Dataset.from_tensor_slices((x, y))
+            for name, x, y in split_examples(
+                texts, labels, validation_split, seed
+            )
+        }
+
+    def finish(examples):
+        if cache:
+            examples = examples.cache()
+        if shuffle:
+            examples = examples.shuffle(
+                10_000, seed=seed, reshuffle_each_iteration=True
+            )
+        batches = examples.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        batches.class_names = class_names
+        return batches
+
+    if subset == "both":
+        return finish(parts["training"]), finish(parts["validation"])
+    return finish(parts[subset or "all"])
+
+
+def _from_arrays(source):
+    if len(source) != 2:
+        raise ValueError(
+            "Array sources are (texts, labels). Received a tuple of "
+            f"{len(source)}."
+        )
+    texts = np.asarray([str(t) for t in source[0]], dtype=object)
+    labels = np.asarray(source[1])
+    if labels.ndim != 1 or len(texts) != len(labels):
+        raise ValueError(
+            "Array sources need n texts and n labels. Received "
+            f"{len(texts)} texts and labels of shape {labels.shape}."
+        )
+    return texts, labels
+
+
+def _from_file(path, text_column, label_column, delimiter):
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(
+            f"No file at {path!r}; `source` is a CSV/TSV file, "
+            "'tfds:<name>' or (texts, labels)."
+        )
+    with open(path, newline="", encoding="utf-8") as f:
+        first = f.readline()
+        if delimiter is None:
+            tab = path.lower().endswith(".tsv") or "\t" in first
+            delimiter = "\t" if tab else ","
+        f.seek(0)
+        quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+        rows = list(csv.reader(f, delimiter=delimiter, quoting=quoting))
+    rows = [row for row in rows if row]
+    if not rows:
+        raise ValueError(f"{path!r} holds no rows.")
+    by_name = isinstance(text_column, str) or isinstance(label_column, str)
+    header: List[str] = rows.pop(0) if by_name else []
+    columns = [
+        _column_index(c, header, path, which)
+        for c, which in ((text_column, "text"), (label_column, "label"))
+    ]
+    width = max(columns) + 1
+    short = [i for i, row in enumerate(rows) if len(row) < width]
+    if short:
+        line = short[0] + (2 if by_name else 1)
+        raise ValueError(
+            f"{path!r} line {line} has fewer than {width} columns "
+            f"(delimiter {delimiter!r}): {rows[short[0]]!r}"
+        )
+    texts = np.asarray([row[columns[0]] for row in rows], dtype=object)
+    labels = np.asarray([row[columns[1]] for row in rows])
+    return texts, labels
+
+
+def _column_index(column, header, path, which) -> int:
+    if isinstance(column, int) and not isinstance(column, bool):
+        return column
+    if column in header:
+        return header.index(column)
+    raise ValueError(
+        f"{path!r} has no {which} column {column!r}; its first row is "
+        f"{header!r}. For a file without a header row pass column numbers, "
+        "e.g. text_column=1, label_column=0."
+    )
+
+
+def _encode_labels(labels):
+    """Integer labels and class names; strings are numbered in sorted
+    order, integers (also as strings, "0", "1") kept as they are."""
+    labels = np.asarray(labels)
+    if len(labels) == 0:
+        raise ValueError("The source holds no examples.")
+    as_text = labels.astype(str)
+    if all(s.lstrip("-").isdigit() for s in as_text):
+        numbers = as_text.astype("int64")
+        if numbers.min() < 0:
+            raise ValueError(
+                f"Integer labels must be >= 0. Received: {numbers.min()}"
+            )
+        return numbers, [str(c) for c in range(int(numbers.max()) + 1)]
+    class_names = sorted(set(as_text.tolist()))
+    index = {name: i for i, name in enumerate(class_names)}
+    return np.asarray([index[s] for s in as_text], "int64"), class_names
