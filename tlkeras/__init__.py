@@ -13,6 +13,7 @@ from tlkeras import builders  # noqa: E402
 from tlkeras import callbacks  # noqa: E402
 from tlkeras import data  # noqa: E402
 from tlkeras import evaluation  # noqa: E402
+from tlkeras import export  # noqa: E402
 from tlkeras import freezing  # noqa: E402
 from tlkeras import heads  # noqa: E402
 from tlkeras import optimizers  # noqa: E402
@@ -41,6 +42,7 @@ __all__ = [
     "callbacks",
     "data",
     "evaluation",
+    "export",
     "freezing",
     "heads",
     "layer_groups",

@@ -1,6 +1,7 @@
 """The builders: base + head + freeze policy in one call."""
 
 from typing import Optional
+from typing import Sequence
 
 from tlkeras import freezing
 from tlkeras.bases.resolve import resolve_base
@@ -22,6 +23,7 @@ def build_classifier(
     logits: bool = False,
     freeze="base",
     bn: str = "frozen",
+    class_names: Optional[Sequence[str]] = None,
     name: Optional[str] = None,
 ) -> TransferModel:
     """A classifier made of a pretrained base and a new head.
@@ -51,6 +53,8 @@ def build_classifier(
             `"base"`.
         bn: `"frozen"` (BN statistics of the base never change) or
             `"train"`. Defaults to `"frozen"`.
+        class_names: the class names, for exports and reports (e.g. a
+            dataset's `.class_names`). Defaults to `None`.
         name: string, the model's name. Defaults to `None`.
 
     Returns:
@@ -74,6 +78,14 @@ def build_classifier(
             "`num_classes` must be a positive int. Received: "
             f"num_classes={num_classes!r}"
         )
+    if class_names is not None:
+        class_names = [str(c) for c in class_names]
+        expected = 2 if num_classes == 1 and not multi_label else num_classes
+        if len(class_names) != expected:
+            raise ValueError(
+                f"`class_names` needs {expected} names for num_classes="
+                f"{num_classes}. Received {len(class_names)}: {class_names}"
+            )
     if num_classes == 1 or multi_label:
         task = "multilabel" if multi_label else "binary"
         activation = None if logits else "sigmoid"
@@ -91,6 +103,7 @@ def build_classifier(
         freeze=freeze,
         bn=bn,
         name=name,
+        class_names=class_names,
     )
 
 
@@ -188,6 +201,7 @@ def _build(
     freeze,
     bn,
     name,
+    class_names=None,
 ):
     check_bn(bn)  # before the (slow) base is built
     resolved = resolve_base(
@@ -209,6 +223,7 @@ def _build(
         logits=logits,
         bn=bn,
         name=name,
+        class_names=class_names,
     )
     freezing.apply(model, freeze, bn=bn)
     return model

@@ -47,6 +47,8 @@ class TransferModel(keras.Model):
         logits: bool, whether the head outputs logits. Defaults to `False`.
         bn: `"frozen"` or `"train"`, the BatchNormalization policy the
             freezing functions apply. Defaults to `"frozen"`.
+        class_names: list of strings or `None`, the names of the classes
+            (exports and reports use them). Defaults to `None`.
 
     Example:
 
@@ -71,6 +73,7 @@ class TransferModel(keras.Model):
         task: str = "multiclass",
         logits: bool = False,
         bn: str = "frozen",
+        class_names: Optional[list] = None,
         **kwargs,
     ):
         if task not in TASKS:
@@ -99,6 +102,7 @@ class TransferModel(keras.Model):
         self.task = task
         self.logits = logits
         self.bn = bn
+        self.class_names = None if class_names is None else list(class_names)
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
         """`keras.Model.compile` with defaults that follow the task.
@@ -211,6 +215,7 @@ class TransferModel(keras.Model):
             "task": self.task,
             "logits": self.logits,
             "bn": self.bn,
+            "class_names": self.class_names,
         }
 
     @classmethod
