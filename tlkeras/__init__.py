@@ -19,6 +19,7 @@ from tlkeras import heads  # noqa: E402
 from tlkeras import optimizers  # noqa: E402
 from tlkeras import recipes  # noqa: E402
 from tlkeras import training  # noqa: E402
+from tlkeras import tuning  # noqa: E402
 from tlkeras.bases import list_bases  # noqa: E402
 from tlkeras.builders import TransferModel  # noqa: E402
 from tlkeras.builders import build_classifier  # noqa: E402
@@ -52,4 +53,5 @@ __all__ = [
     "recipes",
     "summary",
     "training",
+    "tuning",
 ]

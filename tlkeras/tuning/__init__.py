@@ -1,0 +1,19 @@
+"""Tuning: KerasTuner hypermodels and choosing a base before training."""
+
+from tlkeras.tuning.hypermodel import TransferHyperModel
+from tlkeras.tuning.rank import BaseScore
+from tlkeras.tuning.rank import format_ranking
+from tlkeras.tuning.rank import rank_bases
+from tlkeras.tuning.search_space import DEFAULT_SPACE
+from tlkeras.tuning.transferability import h_score
+from tlkeras.tuning.transferability import logme
+
+__all__ = [
+    "DEFAULT_SPACE",
+    "BaseScore",
+    "TransferHyperModel",
+    "format_ranking",
+    "h_score",
+    "logme",
+    "rank_bases",
+]

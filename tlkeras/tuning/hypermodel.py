@@ -1,0 +1,296 @@
+"""`TransferHyperModel`: KerasTuner searches over heads, learning rates and
+unfreeze depth, with the pretrained base read once and frozen-base trials
+trained on cached features."""
+
+from typing import Optional
+
+import keras
+
+from tlkeras.builders.build import build_classifier
+from tlkeras.freezing.groups import layer_groups
+from tlkeras.heads.head import MLP
+from tlkeras.heads.head import Linear
+from tlkeras.training.factories import discriminative
+from tlkeras.tuning.feature_cache import batches
+from tlkeras.tuning.feature_cache import compute_features
+from tlkeras.tuning.search_space import DEFAULT_SPACE
+from tlkeras.tuning.search_space import check_search
+from tlkeras.tuning.search_space import sample
+
+try:
+    import keras_tuner
+except ImportError:  # pragma: no cover - depends on the install
+    keras_tuner = None
+
+# Pretrained base weights by (base, input_shape, weights, base_kwargs): read
+# from disk once per process.
+_PRETRAINED = {}
+
+
+class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
+    """A KerasTuner hypermodel for transfer learning.
+
+    The space covers the head (`head_layers` 0-2 hidden layers of `units`,
+    `dropout`, `l2`), the head's `learning_rate` and the discriminative
+    `spread` (head rate / rate of the lowest trained group), how many base
+    groups to `unfreeze` (0 to all), and the `optimizer` (adam, adamw,
+    sgd). Fix any of them with a value, narrow it with a list (choice) or a
+    `(low, high)` tuple (range): `search={"unfreeze": 0, "units": [128,
+    256], "learning_rate": (1e-4, 1e-3)}`.
+
+    Fast by construction: the pretrained base is read from disk once per
+    process (later trials copy its weights from memory), and trials whose
+    base is frozen train the head alone on features computed once per
+    dataset and reused by every such trial (`cache_features=True`). With
+    random augmentation in the data, cached features would freeze one draw:
+    pass `cache_features=False` then. Works with RandomSearch,
+    BayesianOptimization and Hyperband, and with KerasTuner's distributed
+    tuning (each worker process keeps its own caches).
+
+    Args:
+        base: as for `tlkeras.build_classifier`.
+        num_classes: int.
+        input_shape: tuple, the input shape.
+        weights: as for `tlkeras.build_classifier`. Defaults to
+            `"imagenet"`.
+        base_kwargs: dict or `None`. Defaults to `None`.
+        search: dict of overrides, as above. Defaults to `None`.
+        cache_features: bool. Defaults to `True`.
+        batch_size: int, the batch size of cached-feature training (arrays
+            use it too). Defaults to `32`.
+        name, tunable: as `keras_tuner.HyperModel`.
+
+    Example:
+
+    >>> import keras_tuner, numpy as np, tempfile
+    >>> hm = TransferHyperModel(
+    ...     "mobilenet_v2", 2, input_shape=(32, 32, 3), weights=None,
+    ...     base_kwargs={"alpha": 0.35}, search={"unfreeze": 0})
+    >>> tuner = keras_tuner.RandomSearch(
+    ...     hm, objective="val_accuracy", max_trials=2,
+    ...     directory=tempfile.mkdtemp(), seed=0)
+    >>> x = np.random.rand(8, 32, 32, 3) * 255; y = np.arange(8) % 2
+    >>> tuner.search(x, y, validation_data=(x, y), epochs=1, verbose=0)
+    >>> [t.status for t in tuner.oracle.trials.values()]
+    ['COMPLETED', 'COMPLETED']
+    """
+
+    def __init__(
+        self,
+        base,
+        num_classes: int,
+        *,
+        input_shape,
+        weights: Optional[str] = "imagenet",
+        base_kwargs: Optional[dict] = None,
+        search: Optional[dict] = None,
+        cache_features: bool = True,
+        batch_size: int = 32,
+        name: Optional[str] = None,
+        tunable: bool = True,
+    ):
+        if keras_tuner is None:
+            raise ImportError(
+                "TransferHyperModel needs KerasTuner: `pip install "
+                "tlkeras[tuner]`."
+            )
+        super().__init__(name=name, tunable=tunable)
+        self.base = base
+        self.num_classes = num_classes
+        self.input_shape = tuple(input_shape)
+        self.weights = weights
+        self.base_kwargs = dict(base_kwargs or {})
+        self.search = check_search(search)
+        self.cache_features = cache_features
+        self.batch_size = batch_size
+        self._features = {}
+        self.feature_computations = 0  # how many times features were made
+
+    # === Building ===
+
+    def _key(self):
+        base = self.base if isinstance(self.base, str) else id(self.base)
+        return (base, self.input_shape, self.weights, repr(self.base_kwargs))
+
+    def _model(self, head, unfreeze):
+        """A classifier whose base has the pretrained weights, read from
+        disk only the first time in this process."""
+        pretrained = _PRETRAINED.get(self._key())
+        base, weights = self.base, self.weights
+        if isinstance(base, keras.Model):
+            base = keras.models.clone_model(self.base)
+            base.set_weights(self.base.get_weights())
+        elif pretrained is not None:
+            weights = None  # random init, replaced below: no disk read
+        model = build_classifier(
+            base,
+            self.num_classes,
+            input_shape=self.input_shape,
+            weights=weights,
+            base_kwargs=self.base_kwargs or None,
+            head=head,
+            freeze=unfreeze,
+        )
+        if isinstance(self.base, str) and not self.base.startswith("hub:"):
+            # Hub modules load their own variables each time.
+            if pretrained is None:
+                _PRETRAINED[self._key()] = model.base.get_weights()
+            else:
+                model.base.set_weights(pretrained)
+        return model
+
+    def _num_groups(self) -> int:
+        if not hasattr(self, "_groups"):
+            self._groups = len(layer_groups(self._model("linear", "base"))) - 1
+        return self._groups
+
+    def build(self, hp):
+        value = {
+            name: sample(
+                hp, name, self.search.get(name, ...), self._num_groups()
+            )
+            for name in DEFAULT_SPACE
+        }
+        if value["head_layers"]:
+            head = MLP(
+                units=(value["units"],) * value["head_layers"],
+                dropout=value["dropout"],
+                l2=value["l2"],
+            )
+        else:
+            head = Linear(dropout=value["dropout"], l2=value["l2"])
+        unfreeze = value["unfreeze"]
+        model = self._model(head, unfreeze)
+        model.compile(optimizer=self._optimizer(model, value))
+        # Built now, so KerasTuner's checkpoints restore the optimizer state
+        # too (an unbuilt optimizer skips it with a warning).
+        model.optimizer.build(model.trainable_variables)
+        return model
+
+    def _optimizer(self, model, value):
+        groups = layer_groups(model)
+        trained = value["unfreeze"] + 1  # the unfrozen groups and the head
+        lr, spread = value["learning_rate"], value["spread"]
+        rates = [0.0] * (len(groups) - trained) + [
+            lr / spread ** (1 - i / max(trained - 1, 1)) for i in range(trained)
+        ]
+        if trained == 1:
+            rates[-1] = lr
+        kwargs = {"momentum": 0.9} if value["optimizer"] == "sgd" else {}
+        return discriminative(
+            model, optimizer=value["optimizer"], lr=rates, **kwargs
+        )
+
+    # === Training ===
+
+    def fit(self, hp, model, *args, **kwargs):
+        """Train `model`; a trial whose base is frozen trains its head on
+        cached features (same epochs, callbacks and logs)."""
+        if not self.cache_features or model.base.trainable_variables:
+            return model.fit(*args, **kwargs)
+        return self._fit_on_features(model, *args, **kwargs)
+
+    def _fit_on_features(self, model, x=None, y=None, **kwargs):
+        verbose = kwargs.get("verbose", 1)
+        batch_size = kwargs.pop("batch_size", None) or self.batch_size
+        extractor = _extractor(model)
+        features, labels = self._cached(extractor, x, y, batch_size, verbose)
+        validation = kwargs.pop("validation_data", None)
+        if validation is not None:
+            validation = self._cached(
+                extractor, *_pair(validation), batch_size, verbose
+            )
+        inputs = keras.Input(features.shape[1:], name="features")
+        head_model = keras.Model(inputs, model.head(inputs))
+        head_model.compile(
+            optimizer=model.optimizer,
+            loss=model._default_loss(),
+            metrics=model._default_metrics(),
+        )
+        callbacks = [
+            _OnFullModel(callback, model)
+            for callback in kwargs.pop("callbacks", None) or []
+        ]
+        for key in ("shuffle", "steps_per_epoch", "validation_steps"):
+            kwargs.pop(key, None)
+        return head_model.fit(
+            features,
+            labels,
+            batch_size=batch_size,
+            validation_data=validation,
+            callbacks=callbacks,
+            shuffle=True,
+            **kwargs,
+        )
+
+    def _cached(self, extractor, x, y, batch_size, verbose):
+        key = (id(x), id(y))
+        entry = self._features.get(key)
+        if entry is None or entry[0] is not x or entry[1] is not y:
+            self.feature_computations += 1
+            data = batches(x, y, batch_size)
+            entry = (x, y, *compute_features(extractor, data, verbose=verbose))
+            self._features[key] = entry
+        return entry[2], entry[3]
+
+
+def _extractor(model) -> keras.Model:
+    """Inputs -> the base's features, sharing the model's layers."""
+    inputs = keras.Input(model.input_shape[1:], dtype=model.inputs[0].dtype)
+    x = inputs if model.preprocessing is None else model.preprocessing(inputs)
+    return keras.Model(inputs, model.base(x))
+
+
+def _pair(validation):
+    if isinstance(validation, tuple):
+        return validation[0], validation[1] if len(validation) > 1 else None
+    return validation, None
+
+
+class _OnFullModel(keras.callbacks.Callback):
+    """Runs a callback of a cached-feature trial against the full model (so
+    KerasTuner's checkpoints, EarlyStopping and ReduceLROnPlateau see the
+    model the trial returns), while the head model trains."""
+
+    def __init__(self, callback, model):
+        super().__init__()
+        self.callback = callback
+        self.full_model = model
+
+    def set_model(self, model):
+        self.head_model = model
+        self.callback.set_model(self.full_model)
+
+    def set_params(self, params):
+        self.callback.set_params(params)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.callback.on_epoch_end(epoch, logs)
+        if getattr(self.full_model, "stop_training", False):
+            self.head_model.stop_training = True
+
+
+def _forward(name):
+    def method(self, *args, **kwargs):
+        return getattr(self.callback, name)(*args, **kwargs)
+
+    method.__name__ = name
+    return method
+
+
+for _name in (
+    "on_train_begin",
+    "on_train_end",
+    "on_epoch_begin",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+    "on_test_begin",
+    "on_test_end",
+    "on_test_batch_begin",
+    "on_test_batch_end",
+    "on_predict_begin",
+    "on_predict_end",
+    "on_predict_batch_begin",
+    "on_predict_batch_end",
+):
+    setattr(_OnFullModel, _name, _forward(_name))
