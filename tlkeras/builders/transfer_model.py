@@ -1,6 +1,8 @@
 """`TransferModel`: a base, a head and the preprocessing, as one model."""
 
+import contextlib
 import copy
+import warnings
 from typing import Optional
 
 import keras
@@ -14,6 +16,22 @@ from tlkeras.training.learning_rate import unwrap
 
 _TRAINABLE_KEY = "tlkeras_trainable_flags"
 TASKS = ("multiclass", "binary", "multilabel", "regression", "features")
+
+
+@contextlib.contextmanager
+def _quiet_end_of_data(x, steps):
+    """Keras warns "Your input ran out of data" at the end of the first
+    pass over every dataset of unknown length (e.g. one that skips
+    unreadable files), though nothing is wrong: silence that case only."""
+    with warnings.catch_warnings():
+        unknown = isinstance(x, tf.data.Dataset) and int(
+            x.cardinality()
+        ) == int(tf.data.UNKNOWN_CARDINALITY)
+        if unknown and steps is None:
+            warnings.filterwarnings(
+                "ignore", "Your input ran out of data", UserWarning
+            )
+        yield
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
@@ -163,7 +181,15 @@ class TransferModel(keras.Model):
             callbacks = list(kwargs.get("callbacks") or [])
             if not any(isinstance(c, GroupLearningRates) for c in callbacks):
                 kwargs["callbacks"] = callbacks + [GroupLearningRates()]
-        return super().fit(*args, **kwargs)
+        with _quiet_end_of_data(x, kwargs.get("steps_per_epoch")):
+            return super().fit(*args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        """`keras.Model.evaluate`, without Keras's spurious "ran out of
+        data" warning for datasets of unknown length."""
+        x = args[0] if args else kwargs.get("x")
+        with _quiet_end_of_data(x, kwargs.get("steps")):
+            return super().evaluate(*args, **kwargs)
 
     def make_train_function(self, force=False):
         # Keras reads `trainable` only when it traces; pick up any change

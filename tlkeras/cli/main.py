@@ -51,6 +51,71 @@ def _parser() -> argparse.ArgumentParser:
         help="Keras fit verbosity (default 2: a line an epoch)",
     )
 
+    export = commands.add_parser(
+        "export",
+        help="export a .keras model as a SavedModel taking raw inputs",
+    )
+    export.add_argument("model", help="the .keras file")
+    export.add_argument("out", help="the SavedModel folder to create")
+    export.add_argument(
+        "--input-dtype", default="uint8", choices=("uint8", "float32")
+    )
+    export.add_argument("--overwrite", action="store_true")
+    export.add_argument(
+        "--tflite", default=None, help="also write this .tflite file"
+    )
+    export.add_argument(
+        "--quantize", default=None, choices=("dynamic", "float16")
+    )
+
+    evaluate = commands.add_parser(
+        "evaluate", help="evaluate a .keras model on a dataset"
+    )
+    evaluate.add_argument("model", help="the .keras file")
+    evaluate.add_argument(
+        "data",
+        help="a folder of class subfolders, 'tfds:<name>', or a CSV/TSV "
+        "file for text models",
+    )
+    evaluate.add_argument("--split", default=None, help="tfds split")
+    evaluate.add_argument("--batch-size", type=int, default=32)
+    evaluate.add_argument("--text-column", default=None)
+    evaluate.add_argument("--label-column", default=None)
+    evaluate.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+
+    train = commands.add_parser(
+        "train",
+        help="train a classifier on an image folder or tfds dataset",
+        description="Build a classifier on a pretrained base, train it with "
+        "a strategy, save model.keras and report.json in --out.",
+    )
+    train.add_argument("--base", required=True, help="e.g. mobilenet_v2")
+    train.add_argument(
+        "--data", required=True, help="a folder of class subfolders"
+    )
+    train.add_argument("--out", required=True)
+    train.add_argument(
+        "--strategy",
+        default="fine_tune",
+        choices=("feature_extraction", "fine_tune", "lp_ft"),
+    )
+    train.add_argument("--epochs", type=int, default=5)
+    train.add_argument("--image-size", type=int, default=160)
+    train.add_argument(
+        "--weights",
+        default="imagenet",
+        help="'imagenet', 'none' or a weights file",
+    )
+    train.add_argument(
+        "--base-kwargs", default=None, help="JSON, e.g. '{\"alpha\": 0.35}'"
+    )
+    train.add_argument("--validation-split", type=float, default=0.2)
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--augment", default=None, choices=("light", "standard"))
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+
     bases = commands.add_parser("bases", help="list the bases known by name")
     bases.add_argument(
         "--family",
@@ -74,7 +139,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "bases":
         return _bases(args)
-    return _demo(args)
+    if args.command == "demo":
+        return _demo(args)
+    from tlkeras.cli import workflows
+
+    try:
+        return getattr(workflows, args.command)(args)
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 def _bases(args) -> int:

@@ -1,0 +1,96 @@
+"""`tlkeras train`, `evaluate` and `export` on a small image folder."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tlkeras.cli import main
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for label, name in enumerate(["cats", "dogs"]):
+        (root / name).mkdir()
+        for i in range(8):
+            pixels = rng.integers(0, 60, (24, 24, 3)) + 150 * label
+            png = tf.io.encode_png(pixels.astype("uint8")).numpy()
+            (root / name / f"{i}.png").write_bytes(png)
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    code = main(
+        [
+            "train",
+            "--base",
+            "mobilenet_v2",
+            "--weights",
+            "none",
+            "--base-kwargs",
+            '{"alpha": 0.35}',
+            "--data",
+            str(folder),
+            "--out",
+            str(out),
+            "--image-size",
+            "32",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--verbose",
+            "0",
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def test_train_writes_model_and_report(trained, capsys):
+    report = json.loads((trained / "report.json").read_text())
+    assert report["classes"] == ["cats", "dogs"]
+    assert report["strategy"] == "fine_tune"
+    assert set(report["validation"]) >= {"loss", "accuracy"}
+    assert (trained / "model.keras").is_file()
+
+
+def test_evaluate_prints_metrics(trained, folder, capsys):
+    code = main(
+        [
+            "evaluate",
+            str(trained / "model.keras"),
+            str(folder),
+            "--verbose",
+            "0",
+        ]
+    )
+    assert code == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0.0 <= metrics["accuracy"] <= 1.0 and "loss" in metrics
+
+
+def test_export_writes_savedmodel_and_tflite(trained, tmp_path, capsys):
+    out = tmp_path / "export" / "1"
+    lite = tmp_path / "model.tflite"
+    args = ["export", str(trained / "model.keras"), str(out)]
+    assert main(args + ["--tflite", str(lite)]) == 0
+    serve = tf.saved_model.load(str(out)).signatures["serving_default"]
+    result = serve(images=tf.zeros((1, 32, 32, 3), tf.uint8))
+    assert [c.decode() for c in result["classes"].numpy()][0] in (
+        "cats",
+        "dogs",
+    )
+    assert lite.is_file()
+    assert main(args) == 2  # exists: refused, named
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_missing_model_is_a_clear_error(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "no.keras"), str(tmp_path)]) == 2
+    assert "No model file at" in capsys.readouterr().err

@@ -1,0 +1,168 @@
+"""What `tlkeras export`, `evaluate` and `train` do, as functions."""
+
+import json
+import os
+import time
+
+import keras
+
+STRATEGIES = ("feature_extraction", "fine_tune", "lp_ft")
+
+
+def load(path: str) -> keras.Model:
+    """A `.keras` model, with a clear error for a missing file."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No model file at {path!r} (a .keras file).")
+    return keras.saving.load_model(path)
+
+
+def dataset_for(model, source, *, batch_size, split=None, **options):
+    """`source` read the way `model` takes inputs: images at its input
+    size, or texts for a model on a text module."""
+    from tlkeras import data
+
+    if str(model.inputs[0].dtype) == "string":
+        return data.text_dataset(
+            source, batch_size=batch_size, split=split, shuffle=False, **options
+        )
+    height, width = model.input_shape[1:3]
+    return data.image_dataset(
+        source,
+        image_size=(height, width),
+        batch_size=batch_size,
+        split=split,
+        shuffle=False,
+    )
+
+
+def export(args) -> int:
+    from tlkeras import export as exports
+
+    model = load(args.model)
+    exports.saved_model(
+        model, args.out, input_dtype=args.input_dtype, overwrite=args.overwrite
+    )
+    print(f"SavedModel written to {args.out} (raw inputs)")
+    if args.tflite:
+        exports.tflite(
+            model,
+            args.tflite,
+            input_dtype=args.input_dtype,
+            quantize=args.quantize,
+            overwrite=args.overwrite,
+        )
+        print(f"LiteRT file written to {args.tflite}")
+    return 0
+
+
+def evaluate(args) -> int:
+    model = load(args.model)
+    options = {}
+    if args.text_column is not None:
+        options["text_column"] = _column(args.text_column)
+    if args.label_column is not None:
+        options["label_column"] = _column(args.label_column)
+    data = dataset_for(
+        model,
+        args.data,
+        batch_size=args.batch_size,
+        split=args.split,
+        **options,
+    )
+    known = getattr(model, "class_names", None)
+    if known and data.class_names and list(known) != list(data.class_names):
+        raise ValueError(
+            f"The data's classes {data.class_names} differ from the model's "
+            f"{known}; labels would be misread."
+        )
+    if not model.compiled:
+        model.compile()
+    results = model.evaluate(data, return_dict=True, verbose=args.verbose)
+    print(json.dumps({k: round(float(v), 6) for k, v in results.items()}))
+    return 0
+
+
+def train(args) -> int:
+    import tlkeras as tlk
+    from tlkeras._utils.atomic import atomic_path
+    from tlkeras._utils.atomic import write_text
+
+    if args.strategy not in STRATEGIES:  # argparse checks too
+        raise ValueError(f"--strategy must be one of {STRATEGIES}")
+    size = (args.image_size, args.image_size)
+    train_data, val_data = tlk.data.image_dataset(
+        args.data,
+        image_size=size,
+        batch_size=args.batch_size,
+        validation_split=args.validation_split,
+        subset="both",
+        seed=args.seed,
+        augment=args.augment,
+    )
+    keras.utils.set_random_seed(args.seed)
+    model = tlk.build_classifier(
+        args.base,
+        len(train_data.class_names),
+        input_shape=size + (3,),
+        weights=None if args.weights == "none" else args.weights,
+        base_kwargs=json.loads(args.base_kwargs) if args.base_kwargs else None,
+        class_names=train_data.class_names,
+    )
+    start = time.perf_counter()
+    if args.strategy == "feature_extraction":
+        model.compile(optimizer=keras.optimizers.Adam(args.lr))
+        history = model.fit(
+            train_data,
+            validation_data=val_data,
+            epochs=args.epochs,
+            verbose=args.verbose,
+        )
+    elif args.strategy == "fine_tune":
+        history = tlk.recipes.fine_tune(
+            model,
+            train_data,
+            val_data,
+            head_epochs=max(1, args.epochs // 2),
+            fine_tune_epochs=args.epochs - max(1, args.epochs // 2),
+            lr=args.lr,
+            verbose=args.verbose,
+        )
+    else:
+        history = tlk.recipes.lp_ft(
+            model,
+            train_data,
+            val_data,
+            probe_epochs=max(1, args.epochs // 2),
+            fine_tune_epochs=args.epochs - max(1, args.epochs // 2),
+            lr=args.lr,
+            verbose=args.verbose,
+        )
+    seconds = time.perf_counter() - start
+    final = model.evaluate(val_data, return_dict=True, verbose=0)
+    os.makedirs(args.out, exist_ok=True)
+    with atomic_path(os.path.join(args.out, "model.keras")) as tmp:
+        model.save(tmp)
+    report = {
+        "base": args.base,
+        "strategy": args.strategy,
+        "classes": train_data.class_names,
+        "epochs": args.epochs,
+        "seconds": round(seconds, 1),
+        "validation": {k: float(v) for k, v in final.items()},
+        "history": {
+            k: [float(v) for v in values]
+            for k, values in history.history.items()
+        },
+    }
+    write_text(
+        os.path.join(args.out, "report.json"), json.dumps(report, indent=2)
+    )
+    print(f"\n{'base':12} {args.base}\n{'strategy':12} {args.strategy}")
+    for key, value in final.items():
+        print(f"{'val ' + key:12} {value:.4f}")
+    print(f"{'seconds':12} {seconds:.1f}\nsaved        {args.out}/model.keras")
+    return 0
+
+
+def _column(value: str):
+    return int(value) if value.isdigit() else value
