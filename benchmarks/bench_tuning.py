@@ -1,0 +1,149 @@
+"""Time per frozen-base trial: TransferHyperModel against a naive hypermodel.
+
+Both search the same head space (RandomSearch, frozen base, linear/MLP head)
+on the same data: MobileNetV2 (alpha 0.35, ImageNet weights from the assets
+file when present, else random), 96 px, 512 images, 3 epochs a trial. The
+naive hypermodel is what the KerasTuner guides write: build the base (read
+its weights from disk) and the head in `build`, and `fit` the whole model
+every trial, running the frozen base on every batch. tlkeras reads the
+weights once per process and trains the head on features computed once.
+Rounds alternate the two searches; the ratio is the median of paired
+per-trial times (naive / tlkeras).
+
+    python benchmarks/bench_tuning.py [--rounds 3] [--trials 4]
+"""
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import keras_tuner  # noqa: E402
+import numpy as np  # noqa: E402
+from _timing import median_ratio  # noqa: E402
+
+import tlkeras as tlk  # noqa: E402
+
+WEIGHTS = (
+    "weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
+)
+SHAPE = (96, 96, 3)
+
+
+class NaiveHyperModel(keras_tuner.HyperModel):
+    def __init__(self, weights):
+        super().__init__()
+        self.weights = weights
+
+    def build(self, hp):
+        base = keras.applications.MobileNetV2(
+            input_shape=SHAPE,
+            alpha=0.35,
+            include_top=False,
+            weights=self.weights,
+        )
+        base.trainable = False
+        inputs = keras.Input(SHAPE)
+        x = keras.applications.mobilenet_v2.preprocess_input(inputs)
+        x = keras.layers.GlobalAveragePooling2D()(base(x, training=False))
+        if hp.Int("head_layers", 0, 1):
+            x = keras.layers.Dense(hp.Choice("units", [64, 128]), "relu")(x)
+        x = keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5))(x)
+        outputs = keras.layers.Dense(2, "softmax")(x)
+        model = keras.Model(inputs, outputs)
+        model.compile(
+            keras.optimizers.Adam(hp.Float("learning_rate", 1e-4, 1e-2, "log")),
+            "sparse_categorical_crossentropy",
+            ["accuracy"],
+        )
+        return model
+
+
+def search_seconds(hypermodel, data, trials, epochs) -> float:
+    (x, y), val = data
+    tuner = keras_tuner.RandomSearch(
+        hypermodel,
+        objective="val_accuracy",
+        max_trials=trials,
+        directory=tempfile.mkdtemp(),
+        seed=0,
+        overwrite=True,
+    )
+    start = time.perf_counter()
+    tuner.search(
+        x, y, validation_data=val, epochs=epochs, batch_size=32, verbose=0
+    )
+    return (time.perf_counter() - start) / trials
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = Path(__file__).resolve().parents[2] / "shared" / "assets"
+    parser.add_argument(
+        "--assets", default=os.environ.get("TLKERAS_ASSETS") or default
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=3)
+    args = parser.parse_args()
+    path = Path(args.assets) / WEIGHTS
+    weights = str(path) if path.is_file() else None
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (512,) + SHAPE).astype("float32")
+    y = (x[:, :, :, 0].mean((1, 2)) > 127).astype("int64")
+    data = ((x[:384], y[:384]), (x[384:], y[384:]))
+    hm = (
+        tlk.tuning.TransferHyperModel(
+            "mobilenet_v2",
+            2,
+            input_shape=SHAPE,
+            weights=weights or "imagenet",
+            base_kwargs={"alpha": 0.35},
+            search={
+                "unfreeze": 0,
+                "head_layers": (0, 1),
+                "units": [64, 128],
+                "optimizer": "adam",
+                "l2": 0.0,
+                "spread": 1.0,
+            },
+        )
+        if weights
+        else None
+    )
+    if hm is None:
+        raise SystemExit(f"skipped: no weights file at {path} (set --assets)")
+    naive = NaiveHyperModel(weights)
+    times = {"naive": [], "tlkeras": []}
+    order = ["naive", "tlkeras"]
+    for _ in range(args.rounds):
+        for name in order:
+            model = naive if name == "naive" else hm
+            times[name].append(
+                search_seconds(model, data, args.trials, args.epochs)
+            )
+        order.reverse()
+    print(
+        f"keras {keras.__version__}, MobileNetV2 0.35 at 96 px, 384 train / "
+        f"128 val images, {args.trials} trials x {args.epochs} epochs, "
+        f"{args.rounds} rounds"
+    )
+    print(f"{'hypermodel':10} {'s/trial (median)':>17}  all rounds")
+    for name, values in times.items():
+        rounds = " ".join(f"{v:.2f}" for v in values)
+        print(f"{name:10} {statistics.median(values):17.2f}  {rounds}")
+    ratio = median_ratio(times["naive"], times["tlkeras"])
+    print(f"tlkeras speed-up per frozen-base trial: {ratio:.1f}x (goal >= 5x)")
+    print(
+        "(the first tlkeras round includes reading the weights and "
+        "computing the features once)"
+    )
+
+
+if __name__ == "__main__":
+    main()
