@@ -57,9 +57,11 @@ class NaiveHyperModel(keras_tuner.HyperModel):
         outputs = keras.layers.Dense(2, "softmax")(x)
         model = keras.Model(inputs, outputs)
         model.compile(
-            keras.optimizers.Adam(hp.Float("learning_rate", 1e-4, 1e-2, "log")),
-            "sparse_categorical_crossentropy",
-            ["accuracy"],
+            optimizer=keras.optimizers.Adam(
+                hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
+            ),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
         )
         return model
 
