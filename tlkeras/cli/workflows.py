@@ -117,25 +117,20 @@ def train(args) -> int:
             epochs=args.epochs,
             verbose=args.verbose,
         )
-    elif args.strategy == "fine_tune":
-        history = tlk.recipes.fine_tune(
-            model,
-            train_data,
-            val_data,
-            head_epochs=max(1, args.epochs // 2),
-            fine_tune_epochs=args.epochs - max(1, args.epochs // 2),
-            lr=args.lr,
-            verbose=args.verbose,
-        )
     else:
-        history = tlk.recipes.lp_ft(
+        recipe, first_stage = {
+            "fine_tune": (tlk.recipes.fine_tune, "head_epochs"),
+            "lp_ft": (tlk.recipes.lp_ft, "probe_epochs"),
+        }[args.strategy]
+        head_epochs = max(1, args.epochs // 2)
+        history = recipe(
             model,
             train_data,
             val_data,
-            probe_epochs=max(1, args.epochs // 2),
-            fine_tune_epochs=args.epochs - max(1, args.epochs // 2),
+            fine_tune_epochs=args.epochs - head_epochs,
             lr=args.lr,
             verbose=args.verbose,
+            **{first_stage: head_epochs},
         )
     seconds = time.perf_counter() - start
     final = model.evaluate(val_data, return_dict=True, verbose=0)
