@@ -46,20 +46,14 @@ def build_hub_base(handle: str, *, input_shape, weights, base_kwargs):
             )
         input_shape = module_shape
     input_shape = tuple(input_shape)
-    if len(input_shape) != 3:
-        return (
-            _wrap(layer, input_shape, "float32", handle),
-            None,
-            (input_shape),
-            "float32",
-        )
-    size = None
-    base_shape = input_shape
-    if module_shape is not None and len(module_shape) == 3:
-        fixed = module_shape[:2]
-        if None not in fixed and tuple(fixed) != input_shape[:2]:
-            size, base_shape = tuple(fixed), tuple(module_shape)
-    preprocessing = HubImagePreprocessing(size=size, name="preprocessing")
+    base_shape, preprocessing = input_shape, None
+    if len(input_shape) == 3:  # images: [0, 255] -> [0, 1], fixed size
+        size = None
+        if module_shape is not None and len(module_shape) == 3:
+            fixed = module_shape[:2]
+            if None not in fixed and tuple(fixed) != input_shape[:2]:
+                size, base_shape = tuple(fixed), tuple(module_shape)
+        preprocessing = HubImagePreprocessing(size=size, name="preprocessing")
     base = _wrap(layer, base_shape, "float32", handle)
     return base, preprocessing, input_shape, "float32"
 

@@ -113,6 +113,7 @@ class HubLayer(keras.layers.Layer):
         self.bn = bn
         self._module = tf.saved_model.load(resolve_handle(self.handle))
         self._function, self._input_name = self._pick_function()
+        self._module_input_spec = self._read_input_spec()
         self._takes_training = self._accepts_training()
         self.blocks = self._make_blocks()
         if not self.trainable:
@@ -166,6 +167,9 @@ class HubLayer(keras.layers.Layer):
 
     def input_spec_of_module(self) -> Optional[tf.TensorSpec]:
         """The `tf.TensorSpec` the module's function takes, if known."""
+        return self._module_input_spec
+
+    def _read_input_spec(self) -> Optional[tf.TensorSpec]:
         function = self._concrete_function()
         if function is None:
             return None
@@ -206,7 +210,7 @@ class HubLayer(keras.layers.Layer):
         )
 
     def call(self, inputs, training=None):
-        spec = self.input_spec_of_module()
+        spec = self._module_input_spec
         if spec is not None and spec.dtype.is_floating:
             inputs = tf.cast(inputs, spec.dtype)
         trains = self.trains()

@@ -171,11 +171,11 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
         groups = layer_groups(model)
         trained = value["unfreeze"] + 1  # the unfrozen groups and the head
         lr, spread = value["learning_rate"], value["spread"]
+        # Geometric from lr / spread (lowest trained group) to lr (head).
         rates = [0.0] * (len(groups) - trained) + [
-            lr / spread ** (1 - i / max(trained - 1, 1)) for i in range(trained)
+            lr / spread ** ((trained - 1 - i) / max(trained - 1, 1))
+            for i in range(trained)
         ]
-        if trained == 1:
-            rates[-1] = lr
         kwargs = {"momentum": 0.9} if value["optimizer"] == "sgd" else {}
         return discriminative(
             model, optimizer=value["optimizer"], lr=rates, **kwargs
