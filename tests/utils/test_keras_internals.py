@@ -1,0 +1,193 @@
+"""One test per reliance on Keras internals (tlkeras/_utils/keras_internals.py).
+
+Each checks the Keras behaviour the wrapper relies on or works around, so
+a Keras upgrade that changes it fails here, by name, and not somewhere deep
+in a training test.
+"""
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tlkeras._utils import keras_internals as ki
+
+
+def nested():
+    inner = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(4, name="inner_dense")],
+        name="inner",
+    )
+    return keras.Sequential(
+        [keras.Input((3,)), inner, keras.layers.Dense(2, name="out")],
+        name="outer",
+    )
+
+
+def test_flatten_layers_reaches_nested_layers():
+    model = nested()
+    names = [layer.name for layer in ki.flatten_layers(model)]
+    assert names[0] == "outer"
+    assert "inner_dense" in names and "out" in names
+    assert "outer" not in [
+        layer.name for layer in ki.flatten_layers(model, include_self=False)
+    ]
+    # What it works around: the public list stops at the top level.
+    assert "inner_dense" not in [layer.name for layer in model.layers]
+
+
+def test_set_own_trainable_does_not_cascade():
+    model = nested()
+    inner = model.get_layer("inner")
+    ki.set_own_trainable(inner, False)
+    assert not inner.trainable
+    assert inner.get_layer("inner_dense").trainable
+    # What it works around: Keras's setter cascades to every sublayer.
+    inner.trainable = True
+    inner.trainable = False
+    assert not inner.get_layer("inner_dense").trainable
+
+
+def test_own_variables_are_in_save_own_variables_order():
+    dense = keras.layers.Dense(2)
+    dense.build((None, 3))
+    store = {}
+    dense.save_own_variables(store)
+    own = ki.own_variables(dense)
+    assert [v.path for v in own] == [dense.kernel.path, dense.bias.path]
+    for i, variable in enumerate(own):
+        np.testing.assert_array_equal(store[str(i)], variable.numpy())
+
+
+def test_own_trainable_variables_exclude_sublayers():
+    model = nested()
+    inner = model.get_layer("inner")
+    assert ki.own_trainable_variables(inner) == []
+    dense = inner.get_layer("inner_dense")
+    assert {v.path for v in ki.own_trainable_variables(dense)} == {
+        dense.kernel.path,
+        dense.bias.path,
+    }
+
+
+def test_track_variable_makes_the_layer_own_it():
+    layer = keras.layers.Layer(name="holder")
+    variable = keras.Variable(np.ones(3, "float32"), name="w")
+    ki.track_variable(layer, variable)
+    assert layer.weights == [variable]
+    assert layer.trainable_weights == [variable]
+
+
+def test_adopted_variable_shares_the_tf_variable_storage():
+    original = tf.Variable([1.0, 2.0], name="module/w")
+    adopted = ki.AdoptedVariable(original, "w")
+    adopted.assign([5.0, 6.0])
+    np.testing.assert_array_equal(original.numpy(), [5.0, 6.0])
+    original.assign([7.0, 8.0])
+    np.testing.assert_array_equal(adopted.numpy(), [7.0, 8.0])
+
+
+def test_current_learning_rate_evaluates_schedules():
+    schedule = keras.optimizers.schedules.ExponentialDecay(1.0, 1, 0.5)
+    optimizer = keras.optimizers.SGD(schedule)
+    w = keras.Variable([1.0])
+    optimizer.apply_gradients([(keras.ops.ones((1,)), w)])
+    optimizer.apply_gradients([(keras.ops.ones((1,)), w)])
+    rate = float(ki.current_learning_rate(optimizer))
+    assert rate == pytest.approx(0.25)
+
+
+def test_has_fixed_learning_rate():
+    assert ki.has_fixed_learning_rate(keras.optimizers.Adam(1e-3))
+    schedule = keras.optimizers.schedules.ExponentialDecay(1.0, 1, 0.5)
+    assert not ki.has_fixed_learning_rate(keras.optimizers.Adam(schedule))
+
+
+def test_tracked_variables_of_a_built_optimizer():
+    w, b = keras.Variable([1.0]), keras.Variable([2.0])
+    optimizer = keras.optimizers.Adam()
+    assert ki.tracked_variables(optimizer) == []
+    optimizer.build([w, b])
+    assert [id(v) for v in ki.tracked_variables(optimizer)] == [id(w), id(b)]
+
+
+def test_unbuild_optimizer_drops_state_and_accepts_new_variables():
+    w, b = keras.Variable([1.0]), keras.Variable([2.0])
+    optimizer = keras.optimizers.Adam()
+    optimizer.apply_gradients([(keras.ops.ones((1,)), w)])
+    # What it works around: a built optimizer refuses unknown variables.
+    with pytest.raises(ValueError, match="Unknown variable"):
+        optimizer.apply_gradients([(keras.ops.ones((1,)), b)])
+    dropped = ki.unbuild_optimizer(optimizer)
+    assert len(dropped) == 2  # Adam's two moments of w
+    assert not optimizer.built
+    assert int(optimizer.iterations) == 1  # created before build: kept
+    optimizer.apply_gradients([(keras.ops.ones((1,)), b)])
+    assert int(optimizer.iterations) == 2
+
+
+def test_record_created_variables_links_slots_to_variables():
+    w = keras.Variable([1.0], name="w")
+    optimizer = keras.optimizers.Adam()
+    created = []
+    with ki.record_created_variables([optimizer], created):
+        optimizer.build([w])
+    slots = [slot for reference, slot in created if reference is w]
+    assert len(slots) == 2
+    # Unpatched afterwards: the class's methods are back.
+    assert "add_variable" not in vars(optimizer)
+
+
+def test_skip_single_replica_all_reduce_patches_one_instance():
+    optimizer = keras.optimizers.SGD()
+    other = keras.optimizers.SGD()
+    # The private method it replaces must still exist.
+    assert hasattr(optimizer, "_all_reduce_sum_gradients")
+    ki.skip_single_replica_all_reduce(optimizer)
+    pairs = [(tf.ones(1), keras.Variable([1.0]))]
+    assert optimizer._all_reduce_sum_gradients(pairs) == pairs
+    assert "_all_reduce_sum_gradients" not in vars(other)
+
+
+def test_trainable_changes_need_a_retrace():
+    model = keras.Sequential(
+        [keras.Input((2,)), keras.layers.Dense(2), keras.layers.Dense(1)]
+    )
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    x, y = np.ones((4, 2), "float32"), np.zeros((4, 1), "float32")
+    model.fit(x, y, verbose=0)
+    model.layers[0].trainable = False
+    before = model.layers[0].kernel.numpy()
+    # What it works around: Keras keeps training a layer frozen after the
+    # train function was traced (no warning either).
+    model.fit(x, y, verbose=0)
+    assert not np.array_equal(before, model.layers[0].kernel.numpy())
+    optimizer = model.optimizer
+    ki.unbuild_optimizer(optimizer)
+    optimizer.build(model.trainable_variables)
+    ki.retrace_train_function(model)
+    before = model.layers[0].kernel.numpy()
+    model.fit(x, y, verbose=0)
+    np.testing.assert_array_equal(before, model.layers[0].kernel.numpy())
+
+
+def test_quiet_end_of_data_silences_only_that_warning():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    data = tf.data.Dataset.from_tensor_slices(
+        (np.ones((4, 2), "float32"), np.zeros((4, 1), "float32"))
+    )
+    data = data.filter(lambda x, y: True).batch(2)  # unknown length
+    assert int(data.cardinality()) == int(tf.data.UNKNOWN_CARDINALITY)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(data, epochs=2, verbose=0)
+    # The warning it matches by text is still Keras's.
+    assert any("ran out of data" in str(w.message) for w in caught)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with ki.quiet_end_of_data(data, None):
+            model.fit(data, epochs=2, verbose=0)
+    assert not any("ran out of data" in str(w.message) for w in caught)

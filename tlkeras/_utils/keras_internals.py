@@ -1,0 +1,238 @@
+"""Every reliance of tlkeras on Keras internals, in one place.
+
+Keras 3 has no public API for a few things tlkeras must do: walk every
+nested layer, set one layer's `trainable` flag without it cascading to its
+sublayers, unbuild an optimizer so it can be rebuilt on other variables,
+adopt an existing `tf.Variable` as a Keras variable. Each function below
+wraps one such reliance, says which Keras behaviour it works around, and
+has a test in `tests/utils/test_keras_internals.py` that fails when a Keras
+upgrade changes that behaviour. Upgrading Keras is then this file's work.
+
+Nothing else in tlkeras touches a private Keras attribute.
+"""
+
+import contextlib
+import warnings
+from typing import Iterator
+from typing import List
+
+import keras
+import tensorflow as tf
+
+# === Layers ===
+
+
+def flatten_layers(
+    layer: keras.layers.Layer, include_self: bool = True
+) -> List[keras.layers.Layer]:
+    """Every layer nested in `layer`, at any depth (`Layer._flatten_layers`).
+
+    Keras has no public recursive walk: `Model.layers` lists only the top
+    level, and a `HubLayer`'s blocks or a head's sublayers hide below it.
+    """
+    return list(layer._flatten_layers(include_self=include_self))
+
+
+def set_own_trainable(layer: keras.layers.Layer, trainable: bool) -> None:
+    """Set `layer`'s own `trainable` flag, leaving its sublayers alone.
+
+    The public setter cascades to every sublayer (Keras `Layer.trainable`),
+    so a container such as a base model cannot be opened without
+    unfreezing everything in it. This sets `_trainable` and the `trainable`
+    attribute of the layer's own variables only.
+    """
+    layer._trainable = bool(trainable)
+    for variable in layer._trainable_variables:
+        variable.trainable = bool(trainable)
+
+
+def own_variables(layer: keras.layers.Layer) -> list:
+    """The variables `layer` created itself, not its sublayers', in the
+    order Keras's `Layer.save_own_variables` writes them ("0", "1"...)."""
+    return layer._trainable_variables + layer._non_trainable_variables
+
+
+def own_trainable_variables(layer: keras.layers.Layer) -> list:
+    """The trainable variables `layer` holds itself (no sublayers')."""
+    return list(layer._trainable_variables)
+
+
+def track_variable(layer: keras.layers.Layer, variable) -> None:
+    """Make `layer` own `variable`, created outside its `build`
+    (`Layer._track_variable`; `add_weight` always creates a new one)."""
+    layer._track_variable(variable)
+
+
+class AdoptedVariable(keras.Variable):
+    """A Keras variable that *is* an existing `tf.Variable`, not a copy.
+
+    `keras.Variable` always allocates new storage from an initializer
+    (`TFSMLayer` copies a SavedModel's variables this way); a TF-Hub module's
+    functions read its own variables, so training must update those. This
+    overrides the private `_initialize_with_initializer` hook to hand Keras
+    the module's variable itself.
+    """
+
+    def __init__(self, variable: tf.Variable, name: str):
+        self._adopted = variable
+        super().__init__(
+            initializer=_never_called,
+            shape=tuple(variable.shape),
+            dtype=variable.dtype.name,
+            trainable=variable.trainable,
+            name=name,
+        )
+
+    def _initialize_with_initializer(self, initializer):
+        self._initialize(self._adopted)
+
+
+def _never_called(shape, dtype):  # pragma: no cover - replaced above
+    raise AssertionError("an adopted variable is never initialized")
+
+
+# === Optimizers ===
+
+
+def current_learning_rate(optimizer: keras.optimizers.Optimizer):
+    """The rate the optimizer applies at its current step, schedules
+    evaluated (`Optimizer._get_current_learning_rate`; the public
+    `learning_rate` property does the same but raises on MultiOptimizer)."""
+    return optimizer._get_current_learning_rate()
+
+
+def has_fixed_learning_rate(optimizer: keras.optimizers.Optimizer) -> bool:
+    """Whether the optimizer's rate is a number, not a schedule or callable
+    (`Optimizer._learning_rate`: the public property evaluates schedules)."""
+    rate = optimizer._learning_rate
+    schedule = keras.optimizers.schedules.LearningRateSchedule
+    return not (isinstance(rate, schedule) or callable(rate))
+
+
+def tracked_variables(optimizer: keras.optimizers.Optimizer) -> list:
+    """The variables a built optimizer updates (`_trainable_variables`)."""
+    return list(getattr(optimizer, "_trainable_variables", []))
+
+
+def unbuild_optimizer(optimizer: keras.optimizers.Optimizer) -> list:
+    """Unbuild `optimizer` in place; return the state variables dropped.
+
+    A built Keras optimizer refuses variables it has not seen ("Unknown
+    variable ... recreate a new optimizer") and `build` returns early once
+    built, so it cannot follow a trainability change. Keras keeps the
+    variables created before `build` (iterations, learning rate) first in
+    `_variables`, the state of each trained variable after them: this drops
+    the latter and resets the bookkeeping `build` fills in.
+    """
+    keep = len(
+        optimizer.__class__.from_config(optimizer.get_config())._variables
+    )
+    dropped = optimizer._variables[keep:]
+    # The tracker appends to this very list object: shrink it in place.
+    del optimizer._variables[keep:]
+    optimizer._trainable_variables = []
+    optimizer._trainable_variables_indices = {}
+    optimizer.built = False
+    return dropped
+
+
+@contextlib.contextmanager
+def record_created_variables(optimizers: list, created: list) -> Iterator:
+    """Append `(reference variable or None, new variable)` to `created` for
+    every state variable the given optimizers create inside the block.
+
+    Keras names a slot after the variable it belongs to but keeps no public
+    link from a slot to its variable; `add_variable_from_reference` is where
+    that link exists. The methods are wrapped on these instances only, for
+    the duration of the block.
+    """
+    for opt in optimizers:
+        original_ref = opt.add_variable_from_reference
+        original_add = opt.add_variable
+        state = {"ref": None}
+
+        def add_variable_from_reference(
+            reference_variable,
+            *args,
+            _state=state,
+            _original=original_ref,
+            **kwargs,
+        ):
+            _state["ref"] = reference_variable
+            try:
+                return _original(reference_variable, *args, **kwargs)
+            finally:
+                _state["ref"] = None
+
+        def add_variable(*args, _state=state, _original=original_add, **kw):
+            variable = _original(*args, **kw)
+            created.append((_state["ref"], variable))
+            return variable
+
+        opt.add_variable_from_reference = add_variable_from_reference
+        opt.add_variable = add_variable
+    try:
+        yield
+    finally:
+        for opt in optimizers:
+            del opt.add_variable_from_reference
+            del opt.add_variable
+
+
+def skip_single_replica_all_reduce(optimizer) -> None:
+    """Skip the gradient all-reduce when no distribution strategy is active.
+
+    Keras's TensorFlow optimizers all-reduce gradients through the replica
+    context even under the default (single-replica) strategy, where a sum
+    over one replica is the identity. That all-reduce registers a custom
+    gradient for every trace, which keeps each retraced train function
+    alive: plain Keras grows by over 100 MiB per retrace of a MobileNetV2.
+    Under a real `tf.distribute` strategy the original all-reduce runs.
+    Only this optimizer object is changed (`_all_reduce_sum_gradients`),
+    never Keras's classes; calling it again does nothing.
+    """
+    if getattr(optimizer, "_tlk_skips_all_reduce", False):
+        return
+    original = getattr(optimizer, "_all_reduce_sum_gradients", None)
+    if original is None:
+        return
+
+    def all_reduce(grads_and_vars, _original=original):
+        if tf.distribute.has_strategy():
+            return _original(grads_and_vars)
+        return list(grads_and_vars)
+
+    optimizer._all_reduce_sum_gradients = all_reduce
+    optimizer._tlk_skips_all_reduce = True
+
+
+# === Models ===
+
+
+def retrace_train_function(model: keras.Model) -> None:
+    """Have `fit` use a newly traced train function from its next step.
+
+    Keras traces `trainable` into the train function and does not notice a
+    later change (`Trainer._warn_if_trainable_state_changed` is never
+    reached in 3.15). `fit` looks `model.train_function` up at every step,
+    so replacing it takes effect even inside a running `fit`. The base
+    class's method is called: a subclass override may be the caller.
+    """
+    keras.Model.make_train_function(model, force=True)
+
+
+@contextlib.contextmanager
+def quiet_end_of_data(x, steps) -> Iterator:
+    """Silence Keras's "Your input ran out of data" warning where it is
+    spurious: at the end of the first pass over a `tf.data.Dataset` of
+    unknown length (one that skips unreadable files, say) when no step
+    count was given. The warning is matched by its text."""
+    with warnings.catch_warnings():
+        unknown = isinstance(x, tf.data.Dataset) and int(
+            x.cardinality()
+        ) == int(tf.data.UNKNOWN_CARDINALITY)
+        if unknown and steps is None:
+            warnings.filterwarnings(
+                "ignore", "Your input ran out of data", UserWarning
+            )
+        yield
