@@ -6,7 +6,7 @@ fine-tuned (BatchNormalization frozen), trained with:
   (a) plain Keras: one Adam;
   (b) keras.optimizers.MultiOptimizer: one Adam per layer group, mapped by
       a regex over variable paths;
-  (c) tlk.optimizers.discriminative: one Adam per layer group.
+  (c) tlk.training.discriminative: one Adam per layer group.
 
 The three models are the same network with the same weights. Each round
 times `--epochs` steady-state epochs of each, interleaved, the order
@@ -87,7 +87,7 @@ def main():
         "(b) keras MultiOptimizer": keras_multi_optimizer(
             models["(b) keras MultiOptimizer"], rates
         ),
-        "(c) tlk discriminative": tlk.optimizers.discriminative(
+        "(c) tlk discriminative": tlk.training.discriminative(
             models["(c) tlk discriminative"], "adam", lr=1e-3, decay=0.5
         ),
     }

@@ -2,6 +2,10 @@
 
 The names most users need are here; each subpackage (`tlkeras.bases`,
 `tlkeras.heads`, `tlkeras.freezing`, ...) lists the rest in its `__all__`.
+The subpackages are layered, each importing only from those below it:
+`bases | heads | data | tasks` <- `freezing` <- `training` <-
+`callbacks | recipes | evaluation` <- `builders` <- `tuning | export` <-
+`demo` <- `cli` (checked by `lint-imports`, the contract in setup.cfg).
 """
 
 import os as _os
@@ -18,6 +22,7 @@ from tlkeras import freezing  # noqa: E402
 from tlkeras import heads  # noqa: E402
 from tlkeras import optimizers  # noqa: E402
 from tlkeras import recipes  # noqa: E402
+from tlkeras import tasks  # noqa: E402
 from tlkeras import training  # noqa: E402
 from tlkeras import tuning  # noqa: E402
 from tlkeras.bases import list_bases  # noqa: E402
@@ -52,6 +57,7 @@ __all__ = [
     "optimizers",
     "recipes",
     "summary",
+    "tasks",
     "training",
     "tuning",
 ]

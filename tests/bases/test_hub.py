@@ -91,6 +91,32 @@ def test_bn_train_passes_training_to_the_module(image_module):
     assert_all_changed(statistics, values(_hub(model).non_trainable_weights))
 
 
+def test_the_modules_bn_mode_is_one_layer_flag(image_module, tmp_path):
+    model = tlk.build_classifier(
+        f"hub:{image_module}",
+        num_classes=3,
+        input_shape=(16, 16, 3),
+        freeze="none",
+        bn="train",
+    )
+    hub = _hub(model)
+    assert isinstance(hub.batch_norm, tlk.bases.HubBatchNormalization)
+    assert hub.batch_norm.trainable and hub.bn == "train"
+    # The freezing functions set it like any BN layer's flag...
+    tlk.freezing.apply(model, "none", bn="frozen")
+    assert not hub.batch_norm.trainable and hub.bn == "frozen"
+    tlk.freezing.apply(model, "none", bn="train")
+    assert hub.batch_norm.trainable
+    tlk.freezing.apply(model, "base", bn="train")  # nothing of it trains
+    assert not hub.batch_norm.trainable
+    # ...and it travels with the model's other flags.
+    tlk.freezing.apply(model, "none", bn="train")
+    path = str(tmp_path / "hub.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert _hub(loaded).batch_norm.trainable and _hub(loaded).bn == "train"
+
+
 def test_regularization_losses_count_only_while_trainable(image_module):
     x, y = image_data(n=8)
     model = tlk.build_classifier(

@@ -33,9 +33,7 @@ def fresh_model(optimizer="discriminative"):
     keras.utils.set_random_seed(21)
     model = tlk.build_classifier(tiny_cnn(), 3, freeze="base")
     if optimizer == "discriminative":
-        optimizer = tlk.optimizers.discriminative(
-            model, "adam", lr=(1e-3, 1e-2)
-        )
+        optimizer = tlk.training.discriminative(model, "adam", lr=(1e-3, 1e-2))
     else:
         optimizer = keras.optimizers.Adam(1e-2)
     model.compile(optimizer=optimizer)

@@ -53,7 +53,7 @@ def test_fine_tune_trains_head_then_base():
         ],
         values(kernels),
     )
-    assert isinstance(model.optimizer, tlk.optimizers.GroupOptimizer)
+    assert isinstance(model.optimizer, tlk.training.GroupOptimizer)
     rates = model.optimizer.group_learning_rates()
     assert rates["head"] == pytest.approx(1e-4, rel=1e-5)
     assert rates["conv_a"] == pytest.approx(1e-5, rel=1e-5)
@@ -88,7 +88,7 @@ def test_one_cycle_per_group_and_saved():
     model = tlk.build_classifier(tiny_cnn(), 3, freeze="none")
     schedule = tlk.recipes.OneCycle(1e-2, total_steps=8)
     model.compile(
-        optimizer=tlk.optimizers.discriminative(
+        optimizer=tlk.training.discriminative(
             model, "adam", lr=schedule, decay=0.5
         )
     )
@@ -109,7 +109,7 @@ def test_warmup_cosine():
 def test_lr_find_restores_everything_and_suggests(tmp_path):
     model = tlk.build_classifier(tiny_cnn(), 3, freeze="none")
     model.compile(
-        optimizer=tlk.optimizers.discriminative(model, "adam", lr=(1e-4, 1e-2))
+        optimizer=tlk.training.discriminative(model, "adam", lr=(1e-4, 1e-2))
     )
     model.fit(X, Y, batch_size=8, epochs=1, verbose=0)
     weights = values(model.weights)

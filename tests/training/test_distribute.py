@@ -26,7 +26,7 @@ SCRIPT = textwrap.dedent(
             # bn="frozen": BN in inference mode, so per-replica batches give
             # the same computation as one device.
             model = tlk.build_classifier(tiny_cnn(), 3, freeze=1)
-            model.compile(optimizer=tlk.optimizers.discriminative(
+            model.compile(optimizer=tlk.training.discriminative(
                 model, "sgd", lr=(1e-3, 1e-1), momentum=0.9))
         model.fit(X, Y, batch_size=8, epochs=2, shuffle=False, verbose=0)
         # A group unfrozen mid-run gets its state in the strategy's scope.

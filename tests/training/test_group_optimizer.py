@@ -39,21 +39,22 @@ def test_equal_rates_match_a_single_optimizer_bit_for_bit():
     single.compile(optimizer=keras.optimizers.Adam(1e-2))
     n = len(group_names(grouped))
     grouped.compile(
-        optimizer=tlk.optimizers.discriminative(grouped, "adam", lr=[1e-2] * n)
+        optimizer=tlk.training.discriminative(grouped, "adam", lr=[1e-2] * n)
     )
     fit(single)
     fit(grouped)
     assert_all_equal(values(single.weights), values(grouped.weights))
 
 
-def test_zero_rate_freezes_the_group():
+def test_zero_rate_group_never_moves():
     model, _ = model_pair()
-    optimizer = tlk.optimizers.discriminative(
+    optimizer = tlk.training.discriminative(
         model, "adam", lr=[0.0, 1e-2, 1e-2, 1e-2]
     )
     assert "conv_a" not in optimizer.group_optimizers
     conv_a = tlk.layer_groups(model)[0]
-    assert not conv_a.trainable
+    # The factory leaves the flags alone (tests/training/test_pure_factories).
+    assert conv_a.trainable
     before = values(conv_a.variables)
     model.compile(optimizer=optimizer)
     fit(model)
@@ -69,7 +70,7 @@ def test_sgd_momentum_update_matches_hand_computation():
     model = tlk.build_regressor(base, 1, freeze="none")
     lr, momentum = {"hidden": 0.05, "head": 0.2}, 0.9
     model.compile(
-        optimizer=tlk.optimizers.per_group(
+        optimizer=tlk.training.per_group(
             model,
             {
                 name: keras.optimizers.SGD(rate, momentum=momentum)
@@ -108,17 +109,17 @@ def test_sgd_momentum_update_matches_hand_computation():
 
 def test_spreads_follow_fastai_and_timm():
     model, _ = model_pair()
-    fastai = tlk.optimizers.discriminative(model, "adam", lr=(1e-5, 1e-3))
+    fastai = tlk.training.discriminative(model, "adam", lr=(1e-5, 1e-3))
     rates = [float(o.learning_rate) for o in fastai.optimizers]
     expected = [1e-5 * (1e-3 / 1e-5) ** (i / 3) for i in range(4)]
     np.testing.assert_allclose(rates, expected, rtol=1e-6)
-    one = tlk.optimizers.discriminative(model, "adam", lr=1e-3)
+    one = tlk.training.discriminative(model, "adam", lr=1e-3)
     np.testing.assert_allclose(
         [float(o.learning_rate) for o in one.optimizers],
         [1e-4, 1e-4, 1e-4, 1e-3],
         rtol=1e-6,
     )
-    timm = tlk.optimizers.discriminative(model, "sgd", lr=1e-2, decay=0.5)
+    timm = tlk.training.discriminative(model, "sgd", lr=1e-2, decay=0.5)
     np.testing.assert_allclose(
         [float(o.learning_rate) for o in timm.optimizers],
         [1.25e-3, 2.5e-3, 5e-3, 1e-2],
@@ -130,7 +131,7 @@ def test_spreads_follow_fastai_and_timm():
 def test_schedules_are_scaled_per_group():
     model, _ = model_pair()
     schedule = keras.optimizers.schedules.ExponentialDecay(1e-2, 2, 0.5)
-    optimizer = tlk.optimizers.discriminative(
+    optimizer = tlk.training.discriminative(
         model, "adam", lr=schedule, decay=0.5
     )
     model.compile(optimizer=optimizer)
@@ -144,7 +145,7 @@ def test_schedules_are_scaled_per_group():
 
 def test_keras_lr_callbacks_keep_the_spread_and_logs_name_groups():
     model, _ = model_pair()
-    optimizer = tlk.optimizers.discriminative(model, "adam", lr=(1e-4, 1e-2))
+    optimizer = tlk.training.discriminative(model, "adam", lr=(1e-4, 1e-2))
     model.compile(optimizer=optimizer)
     before = optimizer.group_learning_rates()
     history = fit(
@@ -168,7 +169,7 @@ def test_keras_lr_callbacks_keep_the_spread_and_logs_name_groups():
     rates = optimizer.group_learning_rates()
     assert rates["head"] == pytest.approx(1e-3, rel=1e-6)
     assert rates["conv_a"] == pytest.approx(1e-5, rel=1e-5)
-    tlk.optimizers.set_learning_rate(model.optimizer, 2e-3)
+    tlk.training.set_learning_rate(model.optimizer, 2e-3)
     assert optimizer.group_learning_rates()["conv_a"] == pytest.approx(
         2e-5, rel=1e-5
     )
@@ -176,13 +177,14 @@ def test_keras_lr_callbacks_keep_the_spread_and_logs_name_groups():
 
 def test_a_group_unfrozen_mid_run_gets_state_without_touching_others():
     model, _ = model_pair(freeze=1)
-    optimizer = tlk.optimizers.discriminative(model, "adam", lr=(1e-4, 1e-2))
+    optimizer = tlk.training.discriminative(model, "adam", lr=(1e-4, 1e-2))
     model.compile(optimizer=optimizer)
     fit(model, epochs=1)
     sub = optimizer.group_optimizers
     assert not sub["conv_a"].built and not sub["conv_b"].built  # no state
     kept = {name: values(sub[name].variables) for name in ("conv_c", "head")}
     tlk.freezing.set_trainable(model, "conv_b", True)
+    tlk.training.sync_trainable(model)  # what the next fit does first
     assert model.optimizer is optimizer
     for name, before in kept.items():
         assert_all_equal(before, values(sub[name].variables))
@@ -200,7 +202,7 @@ def test_global_clipnorm_is_one_norm_across_groups():
     single, grouped = model_pair()
     single.compile(optimizer=keras.optimizers.SGD(0.1, global_clipnorm=0.01))
     n = len(group_names(grouped))
-    optimizer = tlk.optimizers.discriminative(
+    optimizer = tlk.training.discriminative(
         grouped, "sgd", lr=[0.1] * n, global_clipnorm=0.01
     )
     assert optimizer.global_clipnorm == 0.01
@@ -217,7 +219,7 @@ def test_mixed_precision_wraps_the_group_optimizer():
     try:
         model, _ = model_pair()
         model.compile(
-            optimizer=tlk.optimizers.discriminative(
+            optimizer=tlk.training.discriminative(
                 model, "adam", lr=(1e-4, 1e-2)
             )
         )
@@ -235,7 +237,7 @@ def test_jit_compile_gives_the_same_training():
     plain, jitted = model_pair()
     for model, jit in ((plain, False), (jitted, True)):
         model.compile(
-            optimizer=tlk.optimizers.discriminative(
+            optimizer=tlk.training.discriminative(
                 model, "adam", lr=(1e-4, 1e-2)
             ),
             jit_compile=jit,
@@ -248,7 +250,7 @@ def test_jit_compile_gives_the_same_training():
 def test_class_and_sample_weights_and_validation_work():
     model, _ = model_pair()
     model.compile(
-        optimizer=tlk.optimizers.discriminative(model, "adam", lr=(1e-4, 1e-2))
+        optimizer=tlk.training.discriminative(model, "adam", lr=(1e-4, 1e-2))
     )
     history = model.fit(
         X,
@@ -270,24 +272,24 @@ def test_errors_name_the_groups():
         match=r"No layer group named \['conv9'\]"
         r".*\['conv_a', 'conv_b', 'conv_c', 'head'\]",
     ):
-        tlk.optimizers.per_group(model, {"conv9": keras.optimizers.SGD()})
+        tlk.training.per_group(model, {"conv9": keras.optimizers.SGD()})
     with pytest.raises(
         ValueError,
         match=r"belong to groups without an "
         r"optimizer: \['conv_a/kernel'",
     ):
-        tlk.optimizers.per_group(model, {"head": keras.optimizers.SGD()})
+        tlk.training.per_group(model, {"head": keras.optimizers.SGD()})
     with pytest.raises(ValueError, match="has 2 entries but the model has 4"):
-        tlk.optimizers.per_group(model, [keras.optimizers.SGD()] * 2)
+        tlk.training.per_group(model, [keras.optimizers.SGD()] * 2)
     with pytest.raises(ValueError, match="one rate per group: 4"):
-        tlk.optimizers.discriminative(model, lr=[1e-3, 1e-2])
+        tlk.training.discriminative(model, lr=[1e-3, 1e-2])
     with pytest.raises(ValueError, match="`decay` must be in"):
-        tlk.optimizers.discriminative(model, lr=1e-3, decay=1.5)
+        tlk.training.discriminative(model, lr=1e-3, decay=1.5)
     with pytest.raises(TypeError, match="Received: optimizer=3"):
-        tlk.optimizers.discriminative(model, optimizer=3)
+        tlk.training.discriminative(model, optimizer=3)
     other = tlk.build_classifier(tiny_cnn(), 3, freeze="none")
     other.get_layer("head")  # a different model with its own variables
-    alien = tlk.optimizers.per_group(
+    alien = tlk.training.per_group(
         keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]),
         {"head": keras.optimizers.SGD()},
     )
@@ -299,7 +301,7 @@ def test_errors_name_the_groups():
 def test_per_group_with_default_and_explicit_optimizers():
     model, _ = model_pair()
     sgd = keras.optimizers.SGD(1e-3, momentum=0.9)
-    optimizer = tlk.optimizers.per_group(
+    optimizer = tlk.training.per_group(
         model, {"head": keras.optimizers.Adam(1e-2)}, default=sgd
     )
     assert [
@@ -317,7 +319,7 @@ def test_warmup_cosine_schedule_keeps_ratios_at_every_step():
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, decay_steps=8, warmup_target=1e-2, warmup_steps=4
     )
-    optimizer = tlk.optimizers.discriminative(
+    optimizer = tlk.training.discriminative(
         model, "adam", lr=schedule, decay=0.5
     )
     model.compile(optimizer=optimizer)

@@ -18,7 +18,7 @@ def fresh_model():
     keras.utils.set_random_seed(11)
     model = tlk.build_classifier(tiny_cnn(), 3, freeze="none", bn="train")
     model.compile(
-        optimizer=tlk.optimizers.discriminative(model, "adam", lr=(1e-4, 1e-2))
+        optimizer=tlk.training.discriminative(model, "adam", lr=(1e-4, 1e-2))
     )
     return model
 
@@ -40,7 +40,7 @@ def test_keras_file_resume_matches(uninterrupted, tmp_path):
     fit(model, epochs=2)
     model.save(tmp_path / "mid.keras")
     loaded = keras.saving.load_model(tmp_path / "mid.keras")
-    assert isinstance(loaded.optimizer, tlk.optimizers.GroupOptimizer)
+    assert isinstance(loaded.optimizer, tlk.training.GroupOptimizer)
     fit(loaded, initial_epoch=2)
     weights, optimizer_state = uninterrupted
     assert_all_equal(weights, values(loaded.weights))

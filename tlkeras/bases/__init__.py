@@ -2,9 +2,14 @@
 or any `keras.Model`."""
 
 from tlkeras.bases.application_preprocessing import ApplicationPreprocessing
+from tlkeras.bases.families import FAMILIES
+from tlkeras.bases.families import Family
+from tlkeras.bases.families import get_family
+from tlkeras.bases.group_rules import GroupRules
 from tlkeras.bases.hub_handles import HubModuleNotFoundError
 from tlkeras.bases.hub_handles import hub_cache_dir
 from tlkeras.bases.hub_handles import hub_relocations
+from tlkeras.bases.hub_layer import HubBatchNormalization
 from tlkeras.bases.hub_layer import HubBlock
 from tlkeras.bases.hub_layer import HubLayer
 from tlkeras.bases.hub_preprocessing import HubImagePreprocessing
@@ -19,12 +24,17 @@ from tlkeras.bases.resolve import resolve_base
 __all__ = [
     "ApplicationPreprocessing",
     "BaseSpec",
+    "FAMILIES",
+    "Family",
+    "GroupRules",
+    "HubBatchNormalization",
     "HubBlock",
     "HubImagePreprocessing",
     "HubLayer",
     "HubModuleNotFoundError",
     "ResolvedBase",
     "WeightsUnavailableError",
+    "get_family",
     "get_spec",
     "hub_cache_dir",
     "hub_relocations",

@@ -4,12 +4,6 @@ import importlib
 
 import keras
 
-# Families whose `preprocess_input` is the identity: their models rescale
-# raw [0, 255] pixels themselves (a `Rescaling`/`Normalization` inside).
-PASSTHROUGH_FAMILIES = frozenset(
-    {"efficientnet", "efficientnet_v2", "convnext", "mobilenet_v3"}
-)
-
 
 def preprocess_function(family: str):
     """The `preprocess_input` function of `keras.applications.<family>`."""

@@ -16,32 +16,27 @@ from typing import Optional
 import keras
 import tensorflow as tf
 
+from tlkeras._utils import keras_internals
+from tlkeras.bases.batch_norm import check_bn
 from tlkeras.bases.hub_handles import relocated
 from tlkeras.bases.hub_handles import resolve_handle
 
-_BN_MODES = ("frozen", "train")
 
+@keras.saving.register_keras_serializable(package="tlkeras")
+class HubBatchNormalization(keras.layers.Layer):
+    """Stands for the BatchNormalization layers inside a TF-Hub module.
 
-class _ModuleVariable(keras.Variable):
-    """A Keras variable that is an existing `tf.Variable`, not a copy, so
-    the module's functions and the optimizer see the same storage."""
+    A module runs as one function, so its BN layers are not Keras layers;
+    this weightless sublayer of `HubLayer` carries their `trainable` flag
+    with Keras's meaning: `False` keeps the statistics fixed (the module is
+    called with `training=False`), `True` lets them update while the
+    module trains. It is never called.
+    """
 
-    def __init__(self, variable: tf.Variable, name: str):
-        self._module_variable = variable
-        super().__init__(
-            initializer=_never_called,
-            shape=tuple(variable.shape),
-            dtype=variable.dtype.name,
-            trainable=variable.trainable,
-            name=name,
+    def call(self, inputs):
+        raise NotImplementedError(
+            f"{self.name!r} only carries a flag; call its HubLayer."
         )
-
-    def _initialize_with_initializer(self, initializer):
-        self._initialize(self._module_variable)
-
-
-def _never_called(shape, dtype):  # pragma: no cover - replaced above
-    raise AssertionError("a module variable is never initialized")
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
@@ -102,24 +97,29 @@ class HubLayer(keras.layers.Layer):
     ):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
-        if bn not in _BN_MODES:
-            raise ValueError(
-                f"`bn` must be one of {_BN_MODES}. Received: bn={bn!r}"
-            )
+        check_bn(bn)
         self.handle = relocated(handle)
         self.signature = signature
         self.output_key = output_key
         self.arguments = dict(arguments or {})
-        self.bn = bn
         self._module = tf.saved_model.load(resolve_handle(self.handle))
         self._function, self._input_name = self._pick_function()
         self._module_input_spec = self._read_input_spec()
         self._takes_training = self._accepts_training()
         self.blocks = self._make_blocks()
+        self.batch_norm = HubBatchNormalization(
+            name="batch_norm", trainable=bn == "train"
+        )
         if not self.trainable:
-            for block in self.blocks:
-                block.trainable = False
+            for layer in self.blocks + [self.batch_norm]:
+                layer.trainable = False
         self.built = True
+
+    @property
+    def bn(self) -> str:
+        """`"train"` when the module's BN statistics update in training
+        (`self.batch_norm.trainable`), else `"frozen"`."""
+        return "train" if self.batch_norm.trainable else "frozen"
 
     # === Module inspection ===
 
@@ -195,7 +195,10 @@ class HubLayer(keras.layers.Layer):
                 block = HubBlock(name=key, dtype=self.dtype_policy)
                 with keras.name_scope(block.name, caller=block):
                     for leaf, variable in sorted(pairs, key=lambda p: p[0]):
-                        block._track_variable(_ModuleVariable(variable, leaf))
+                        keras_internals.track_variable(
+                            block,
+                            keras_internals.AdoptedVariable(variable, leaf),
+                        )
                 block.built = True
                 blocks.append(block)
         return blocks
@@ -205,7 +208,7 @@ class HubLayer(keras.layers.Layer):
     def trains(self) -> bool:
         """Whether any of the module's weights is trainable now."""
         return self.trainable and any(
-            block.trainable and block._trainable_variables
+            block.trainable and keras_internals.own_trainable_variables(block)
             for block in self.blocks
         )
 
@@ -217,7 +220,9 @@ class HubLayer(keras.layers.Layer):
         if self._input_name is not None:
             outputs = self._function(**{self._input_name: inputs})
         elif self._takes_training:
-            module_training = bool(training) and trains and self.bn == "train"
+            module_training = (
+                bool(training) and trains and self.batch_norm.trainable
+            )
             outputs = self._function(
                 inputs, training=module_training, **self.arguments
             )

@@ -9,6 +9,8 @@ import keras
 
 from tlkeras._utils.close_matches import did_you_mean
 from tlkeras._utils.close_matches import normalize
+from tlkeras.bases.families import Family
+from tlkeras.bases.families import get_family
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,14 +19,24 @@ class BaseSpec:
 
     Attributes:
         name: the Keras name, e.g. `"MobileNetV2"`.
-        family: the module it lives in, e.g. `"mobilenet_v2"`; it picks the
-            preprocessing and the layer-group rules.
+        family: the module it lives in, e.g. `"mobilenet_v2"`; its spec
+            (`family_spec`) holds the preprocessing and layer-group rules.
         constructor: the `keras.applications` function.
     """
 
     name: str
     family: str
     constructor: Callable
+
+    @property
+    def family_spec(self) -> Family:
+        """What tlkeras knows of the family (`tlkeras/bases/families.py`)."""
+        return get_family(self.family)
+
+    @property
+    def group_rules(self):
+        """The `GroupRules` of this base, or `None` (balanced split)."""
+        return self.family_spec.rules_for(self.name)
 
 
 @functools.lru_cache(maxsize=None)

@@ -7,7 +7,6 @@ from typing import Optional
 
 import keras
 
-from tlkeras.bases.application_preprocessing import PASSTHROUGH_FAMILIES
 from tlkeras.bases.application_preprocessing import ApplicationPreprocessing
 from tlkeras.bases.hub_base import build_hub_base
 from tlkeras.bases.registry import get_spec
@@ -97,7 +96,7 @@ def resolve_base(
     spec = get_spec(base)
     model = _build_application(spec, input_shape, weights, base_kwargs or {})
     preprocessing = None
-    if spec.family not in PASSTHROUGH_FAMILIES:
+    if spec.family_spec.preprocess:
         preprocessing = ApplicationPreprocessing(
             spec.family, name="preprocessing"
         )

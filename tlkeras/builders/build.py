@@ -4,11 +4,11 @@ from typing import Optional
 from typing import Sequence
 
 from tlkeras import freezing
-from tlkeras.bases.resolve import resolve_base
+from tlkeras.bases import resolve_base
 from tlkeras.builders.transfer_model import TransferModel
-from tlkeras.freezing.policies import check_bn
-from tlkeras.heads.head import Head
-from tlkeras.heads.resolve import resolve_head
+from tlkeras.heads import Head
+from tlkeras.heads import resolve_head
+from tlkeras.tasks import get_task
 
 
 def build_classifier(
@@ -47,9 +47,10 @@ def build_classifier(
             example). Defaults to `False`.
         logits: bool, output logits instead of probabilities. Defaults to
             `False`.
-        freeze: the freeze policy (see `tlkeras.freezing.apply`): `"base"`,
-            `"none"`, an int (top base groups to train),
-            `tlkeras.freezing.UpTo(layer_name)` or a predicate. Defaults to
+        freeze: the freeze policy (see `tlkeras.freezing.parse_policy`):
+            `"base"` (the base is frozen), `"none"` (everything trains),
+            `tlkeras.freezing.TrainTop(k)`, `TrainGroups([...])`,
+            `UpTo(layer_name)` or `FreezeIf(predicate)`. Defaults to
             `"base"`.
         bn: `"frozen"` (BN statistics of the base never change) or
             `"train"`. Defaults to `"frozen"`.
@@ -86,16 +87,16 @@ def build_classifier(
                 f"`class_names` needs {expected} names for num_classes="
                 f"{num_classes}. Received {len(class_names)}: {class_names}"
             )
-    if num_classes == 1 or multi_label:
-        task = "multilabel" if multi_label else "binary"
-        activation = None if logits else "sigmoid"
+    if multi_label:
+        task = get_task("multilabel")
     else:
-        task = "multiclass"
-        activation = None if logits else "softmax"
+        task = get_task("binary" if num_classes == 1 else "multiclass")
     return _build(
         base,
-        resolve_head(head).with_outputs(num_classes, activation),
-        task=task,
+        resolve_head(head).with_outputs(
+            num_classes, task.output_activation(logits)
+        ),
+        task=task.name,
         logits=logits,
         input_shape=input_shape,
         weights=weights,
@@ -140,7 +141,9 @@ def build_regressor(
         )
     return _build(
         base,
-        resolve_head(head).with_outputs(num_outputs, None),
+        resolve_head(head).with_outputs(
+            num_outputs, get_task("regression").output_activation(False)
+        ),
         task="regression",
         logits=False,
         input_shape=input_shape,
@@ -203,7 +206,9 @@ def _build(
     name,
     class_names=None,
 ):
-    check_bn(bn)  # before the (slow) base is built
+    # Checked before the (slow) base is built.
+    freezing.check_bn(bn)
+    freeze = freezing.parse_policy(freeze)
     resolved = resolve_base(
         base,
         input_shape=input_shape,

@@ -1,37 +1,23 @@
 """`TransferModel`: a base, a head and the preprocessing, as one model."""
 
-import contextlib
 import copy
-import warnings
+import inspect
 from typing import Optional
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tlkeras._utils import keras_internals
 from tlkeras.callbacks.group_learning_rates import GroupLearningRates
-from tlkeras.freezing.sync import sync_trainable
-from tlkeras.training.group_optimizer import GroupOptimizer
-from tlkeras.training.learning_rate import unwrap
+from tlkeras.tasks import get_task
+from tlkeras.training import GroupOptimizer
+from tlkeras.training import inner_optimizer
+from tlkeras.training import sync_trainable
 
 _TRAINABLE_KEY = "tlkeras_trainable_flags"
-TASKS = ("multiclass", "binary", "multilabel", "regression", "features")
-
-
-@contextlib.contextmanager
-def _quiet_end_of_data(x, steps):
-    """Keras warns "Your input ran out of data" at the end of the first
-    pass over every dataset of unknown length (e.g. one that skips
-    unreadable files), though nothing is wrong: silence that case only."""
-    with warnings.catch_warnings():
-        unknown = isinstance(x, tf.data.Dataset) and int(
-            x.cardinality()
-        ) == int(tf.data.UNKNOWN_CARDINALITY)
-        if unknown and steps is None:
-            warnings.filterwarnings(
-                "ignore", "Your input ran out of data", UserWarning
-            )
-        yield
+_FIT_SIGNATURE = inspect.signature(keras.Model.fit)
+_EVALUATE_SIGNATURE = inspect.signature(keras.Model.evaluate)
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
@@ -59,12 +45,15 @@ class TransferModel(keras.Model):
         input_dtype: string, the input dtype. Defaults to `"float32"`.
         base_name: string or `None`, the `keras.applications` name of the
             base; it picks the layer-group rules. Defaults to `None`.
-        task: one of `"multiclass"`, `"binary"`, `"multilabel"`,
-            `"regression"`, `"features"`; it picks `compile`'s default loss
-            and metrics. Defaults to `"multiclass"`.
+        task: one of `tlkeras.tasks.TASKS` (`"multiclass"`, `"binary"`,
+            `"multilabel"`, `"regression"`, `"features"`); it picks
+            `compile`'s default loss and metrics and the serving outputs.
+            Defaults to `"multiclass"`.
         logits: bool, whether the head outputs logits. Defaults to `False`.
         bn: `"frozen"` or `"train"`, the BatchNormalization policy the
-            freezing functions apply. Defaults to `"frozen"`.
+            freezing functions apply when not told otherwise (a policy,
+            not a state: the layers' flags say what trains). Defaults to
+            `"frozen"`.
         class_names: list of strings or `None`, the names of the classes
             (exports and reports use them). Defaults to `None`.
 
@@ -94,10 +83,7 @@ class TransferModel(keras.Model):
         class_names: Optional[list] = None,
         **kwargs,
     ):
-        if task not in TASKS:
-            raise ValueError(
-                f"`task` must be one of {TASKS}. Received: task={task!r}"
-            )
+        get_task(task)  # checks the name
         if input_shape is None:
             input_shape = tuple(base.input_shape[1:])
         # === Layers ===
@@ -149,51 +135,44 @@ class TransferModel(keras.Model):
             self.optimizer.build(self.trainable_variables)
 
     def _default_loss(self):
-        if self.task == "multiclass":
-            return keras.losses.SparseCategoricalCrossentropy(
-                from_logits=self.logits
-            )
-        if self.task in ("binary", "multilabel"):
-            return keras.losses.BinaryCrossentropy(from_logits=self.logits)
-        if self.task == "regression":
-            return keras.losses.MeanSquaredError()
-        return None
+        return get_task(self.task).loss(self.logits)
 
     def _default_metrics(self):
-        if self.task == "multiclass":
-            return ["accuracy"]
-        if self.task in ("binary", "multilabel"):
-            threshold = 0.0 if self.logits else 0.5
-            return [keras.metrics.BinaryAccuracy(threshold=threshold)]
-        if self.task == "regression":
-            return ["mae"]
-        return None
+        return get_task(self.task).metrics(self.logits)
 
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`; with a per-group optimizer it also logs each
         group's learning rate as `lr/<group>`. A `tf.data.Dataset` is
         expected to shuffle itself (tlkeras's datasets do), so `shuffle`
         defaults to `False` for one instead of warning."""
-        x = args[0] if args else kwargs.get("x")
-        if isinstance(x, tf.data.Dataset) and len(args) < 9:
-            kwargs.setdefault("shuffle", False)
-        if len(args) < 6 and isinstance(unwrap(self.optimizer), GroupOptimizer):
-            callbacks = list(kwargs.get("callbacks") or [])
+        # Bound to Keras's own signature, so any mix of positional and
+        # keyword arguments is read as Keras reads it.
+        call = _FIT_SIGNATURE.bind(self, *args, **kwargs).arguments
+        call.pop("self")
+        if isinstance(call.get("x"), tf.data.Dataset):
+            call.setdefault("shuffle", False)
+        if isinstance(inner_optimizer(self.optimizer), GroupOptimizer):
+            callbacks = list(call.get("callbacks") or [])
             if not any(isinstance(c, GroupLearningRates) for c in callbacks):
-                kwargs["callbacks"] = callbacks + [GroupLearningRates()]
-        with _quiet_end_of_data(x, kwargs.get("steps_per_epoch")):
-            return super().fit(*args, **kwargs)
+                call["callbacks"] = callbacks + [GroupLearningRates()]
+        with keras_internals.quiet_end_of_data(
+            call.get("x"), call.get("steps_per_epoch")
+        ):
+            return super().fit(**call)
 
     def evaluate(self, *args, **kwargs):
         """`keras.Model.evaluate`, without Keras's spurious "ran out of
         data" warning for datasets of unknown length."""
-        x = args[0] if args else kwargs.get("x")
-        with _quiet_end_of_data(x, kwargs.get("steps")):
+        call = _EVALUATE_SIGNATURE.bind(self, *args, **kwargs).arguments
+        with keras_internals.quiet_end_of_data(
+            call.get("x"), call.get("steps")
+        ):
             return super().evaluate(*args, **kwargs)
 
     def make_train_function(self, force=False):
-        # Keras reads `trainable` only when it traces; pick up any change
-        # made since (by the user or by tlkeras.freezing) before training.
+        # Keras reads `trainable` only when it traces: this is where any
+        # change made since (by the user, tlkeras.freezing or a callback)
+        # takes effect, before `fit` trains.
         sync_trainable(self)
         return super().make_train_function(force=force)
 
@@ -201,26 +180,28 @@ class TransferModel(keras.Model):
         # Trainability travels with the weights, so a checkpoint taken after
         # some groups were unfrozen (BackupAndRestore, load_weights) brings
         # back those groups and an optimizer the saved state fits.
+        # The flags are the one record of trainability; this is a copy.
         super().save_own_variables(store)
         store[_TRAINABLE_KEY] = np.array(
-            [layer.trainable for layer in self._flatten_layers()], "uint8"
+            [layer.trainable for layer in keras_internals.flatten_layers(self)],
+            "uint8",
         )
 
     def load_own_variables(self, store):
-        own = self._trainable_variables + self._non_trainable_variables
+        own = keras_internals.own_variables(self)
         for i, variable in enumerate(own):
             variable.assign(store[str(i)])
         if _TRAINABLE_KEY not in store.keys():
             return
         flags = np.asarray(store[_TRAINABLE_KEY]).astype(bool)
-        layers = list(self._flatten_layers())
+        layers = keras_internals.flatten_layers(self)
         if len(flags) != len(layers):
             return  # another architecture's file: keep our own flags
         for layer, flag in zip(layers, flags):
-            # Set the flag alone: the setter would cascade to sublayers.
-            layer._trainable = bool(flag)
-            for variable in layer._trainable_variables:
-                variable.trainable = bool(flag)
+            # The flag alone: the setter would cascade to sublayers.
+            keras_internals.set_own_trainable(layer, flag)
+        # Restored inside `fit` (BackupAndRestore) after the train function
+        # was made: the flags must take effect now.
         sync_trainable(self)
 
     def get_config(self):
@@ -255,5 +236,5 @@ class TransferModel(keras.Model):
                 )
         trainable = config.pop("trainable", True)
         model = cls(**config)
-        model._trainable = trainable
+        keras_internals.set_own_trainable(model, trainable)
         return model

@@ -2,7 +2,7 @@
 
 import keras
 
-from tlkeras.training.learning_rate import group_learning_rates
+from tlkeras.training import group_learning_rates
 
 
 class GroupLearningRates(keras.callbacks.Callback):
@@ -10,7 +10,7 @@ class GroupLearningRates(keras.callbacks.Callback):
 
     The rates land in `History`, CSV and TensorBoard logs as `lr/head`,
     `lr/conv5`... `tlkeras.TransferModel.fit` adds this callback by itself
-    when the optimizer is a `tlkeras.optimizers.GroupOptimizer`.
+    when the optimizer is a `tlkeras.training.GroupOptimizer`.
 
     Example:
 

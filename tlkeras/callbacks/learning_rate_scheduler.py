@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
-from tlkeras.training.learning_rate import set_learning_rate
-from tlkeras.training.learning_rate import unwrap
+from tlkeras.training import inner_optimizer
+from tlkeras.training import set_learning_rate
 
 
 class LearningRateScheduler(keras.callbacks.Callback):
@@ -35,7 +35,7 @@ class LearningRateScheduler(keras.callbacks.Callback):
         self.verbose = verbose
 
     def on_epoch_begin(self, epoch, logs=None):
-        optimizer = unwrap(self.model.optimizer)
+        optimizer = inner_optimizer(self.model.optimizer)
         current = float(ops.convert_to_numpy(optimizer.learning_rate))
         try:
             rate = self.schedule(epoch, current)

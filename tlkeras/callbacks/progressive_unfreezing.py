@@ -6,8 +6,9 @@ from typing import Optional
 import keras
 
 from tlkeras import freezing
-from tlkeras.training.group_optimizer import GroupOptimizer
-from tlkeras.training.learning_rate import unwrap
+from tlkeras.training import GroupOptimizer
+from tlkeras.training import inner_optimizer
+from tlkeras.training import sync_trainable
 
 
 class ProgressiveUnfreezing(keras.callbacks.Callback):
@@ -18,7 +19,7 @@ class ProgressiveUnfreezing(keras.callbacks.Callback):
     retrace), gives the optimizer state for the newly trainable variables
     only (every other group's state is kept as it was: Adam moments, step
     counts) and prints what changed. It works with a single optimizer and
-    with `tlkeras.optimizers.per_group`/`discriminative`, where each group
+    with `tlkeras.training.per_group`/`discriminative`, where each group
     keeps its own rate. BatchNormalization follows the model's `bn` policy.
 
     Resuming is exact: `fit(initial_epoch=k)`, `BackupAndRestore` and a
@@ -26,10 +27,12 @@ class ProgressiveUnfreezing(keras.callbacks.Callback):
     gives epoch `k` and with the optimizer state saved.
 
     Args:
-        schedule: dict of epoch to what trains from that epoch on: the
-            number of base groups, counted from the head side (`0`: the head
-            only; `"all"`: the whole base), or a list of group names. The
-            counts (or name sets) must grow with the epoch.
+        schedule: dict of epoch to the freeze policy from that epoch on, in
+            the vocabulary of `tlkeras.freezing.parse_policy`: `"base"` (the
+            head only), `TrainTop(k)` (the `k` base groups nearest the
+            head), `TrainGroups([...])`, `UpTo(layer_name)`, a predicate,
+            or `"none"` (the whole base). What trains must grow with the
+            epoch.
         warmup_epochs: int, with a `GroupOptimizer`, ramp a newly unfrozen
             group's learning rate linearly up to its own rate over this many
             epochs (`(k + 1) / (warmup_epochs + 1)` of it in the `k`-th).
@@ -38,7 +41,9 @@ class ProgressiveUnfreezing(keras.callbacks.Callback):
 
     Example:
 
-    >>> callback = ProgressiveUnfreezing({0: 0, 2: 1, 4: 2, 6: "all"})
+    >>> from tlkeras.freezing import TrainTop
+    >>> callback = ProgressiveUnfreezing(
+    ...     {0: "base", 2: TrainTop(1), 4: TrainTop(2), 6: "none"})
     """
 
     def __init__(
@@ -60,94 +65,106 @@ class ProgressiveUnfreezing(keras.callbacks.Callback):
 
     # === Schedule ===
 
-    def target(self, epoch: int, names: list) -> Optional[set]:
-        """The base groups that train at `epoch` (`None`: no entry yet)."""
+    def target(self, epoch: int, groups: list) -> Optional[set]:
+        """The ids of the base layers that train at `epoch` (`None`: no
+        entry yet). `groups` are the model's base groups."""
         entries = [e for e in self.schedule if e <= epoch]
         if not entries:
             return None
-        return self._resolve(self.schedule[max(entries)], names)
+        return self._trained_ids(self.schedule[max(entries)], groups)
 
-    def _resolve(self, value, names):
-        if value == "all":
-            return set(names)
-        if isinstance(value, int):
-            return set(names[len(names) - value :]) if value else set()
-        return set(value)
+    @staticmethod
+    def _trained_ids(policy, groups) -> set:
+        return {id(layer) for layer in policy.trainable_layers(groups)}
 
-    def _first_epoch_of(self, group, names):
+    def _first_epoch_of(self, group, groups):
+        ids = {id(layer) for layer in group.layers}
         for epoch in sorted(self.schedule):
-            if group in self._resolve(self.schedule[epoch], names):
+            if ids & self._trained_ids(self.schedule[epoch], groups):
                 return epoch
         return None
 
     # === Callback ===
 
     def on_train_begin(self, logs=None):
-        names = self._base_group_names()
-        for epoch, value in self.schedule.items():
-            if isinstance(value, int) and value > len(names):
+        groups = self._base_groups()
+        names = [g.name for g in groups]
+        previous = None
+        for epoch, policy in self.schedule.items():
+            count = getattr(policy, "count", None)
+            if count is not None and count > len(names):
                 raise ValueError(
-                    f"The schedule asks for {value} base groups at epoch "
+                    f"The schedule asks for {count} base groups at epoch "
                     f"{epoch}, but the base has {len(names)}: {names}."
                 )
-            if isinstance(value, (list, tuple)):
-                unknown = [n for n in value if n not in names]
-                if unknown:
-                    raise ValueError(
-                        f"The schedule names {unknown} at epoch {epoch}, but "
-                        f"the base groups are {names}."
-                    )
+            unknown = [
+                n for n in getattr(policy, "names", ()) if n not in names
+            ]
+            if unknown:
+                raise ValueError(
+                    f"The schedule names {unknown} at epoch {epoch}, but "
+                    f"the base groups are {names}."
+                )
+            layers = self._trained_ids(policy, groups)
+            if previous is not None and not layers > previous[1]:
+                raise ValueError(
+                    "The schedule must unfreeze more layers as epochs go "
+                    f"on; epoch {epoch} ({policy}) does not add to epoch "
+                    f"{previous[0]} ({self.schedule[previous[0]]})."
+                )
+            previous = (epoch, layers)
 
     def on_epoch_begin(self, epoch, logs=None):
-        names = self._base_group_names()
-        target = self.target(epoch, names)
+        groups = self._base_groups()
+        target = self.target(epoch, groups)
         if target is not None:
-            groups = freezing.layer_groups(self.model)[:-1]
             current = {g.name for g in groups if g.trainable}
-            if target != current:
-                self._apply(groups, target)
-                if self.verbose:
-                    added = [n for n in names if n in target - current]
-                    removed = [n for n in names if n in current - target]
-                    change = ", ".join(
-                        [f"+{n}" for n in added] + [f"-{n}" for n in removed]
-                    )
-                    print(
-                        f"\nEpoch {epoch + 1}: ProgressiveUnfreezing: "
-                        f"{change}; training "
-                        f"{[n for n in names if n in target] + ['head']}."
-                    )
+            wanted = {
+                g.name for g in groups if any(id(x) in target for x in g.layers)
+            }
+            if wanted != current:
+                policy = self.schedule[
+                    max(e for e in self.schedule if e <= epoch)
+                ]
+                freezing.apply(self.model, policy)
+                sync_trainable(self.model)
+            now = {g.name for g in groups if g.trainable}
+            if self.verbose and now != current:
+                names = [g.name for g in groups]
+                change = ", ".join(
+                    [f"+{n}" for n in names if n in now - current]
+                    + [f"-{n}" for n in names if n in current - now]
+                )
+                print(
+                    f"\nEpoch {epoch + 1}: ProgressiveUnfreezing: "
+                    f"{change}; training "
+                    f"{[n for n in names if n in now] + ['head']}."
+                )
         if self.warmup_epochs:
-            self._warm_up(epoch, names)
+            self._warm_up(epoch, groups)
 
     # === Helpers ===
 
-    def _base_group_names(self):
-        return [g.name for g in freezing.layer_groups(self.model)[:-1]]
+    def _base_groups(self):
+        return freezing.layer_groups(self.model)[:-1]
 
-    def _apply(self, groups, target):
-        chosen = {
-            id(layer) for g in groups if g.name in target for layer in g.layers
-        }
-        freezing.apply(self.model, lambda layer: id(layer) not in chosen)
-
-    def _warm_up(self, epoch, names):
-        optimizer = unwrap(self.model.optimizer)
+    def _warm_up(self, epoch, groups):
+        optimizer = inner_optimizer(self.model.optimizer)
         if not isinstance(optimizer, GroupOptimizer) or not (
             optimizer.multipliers
         ):
             return
         base = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-        for group in names:
-            start = self._first_epoch_of(group, names)
-            sub = optimizer.group_optimizers.get(group)
+        for group in groups:
+            start = self._first_epoch_of(group, groups)
+            sub = optimizer.group_optimizers.get(group.name)
             if start is None or sub is None or start == 0:
                 continue
             k = epoch - start
             if 0 <= k <= self.warmup_epochs:
                 fraction = min(1.0, (k + 1) / (self.warmup_epochs + 1))
                 sub.learning_rate = (
-                    base * optimizer.multipliers[group] * (fraction)
+                    base * optimizer.multipliers[group.name] * fraction
                 )
 
 
@@ -181,23 +198,27 @@ class GradualUnfreezing(ProgressiveUnfreezing):
                 )
         self.every = every
         self.start = start
-        super().__init__({0: 0}, **kwargs)
+        super().__init__({0: "base"}, **kwargs)
 
     def on_train_begin(self, logs=None):
-        count = len(self._base_group_names())
+        count = len(self._base_groups())
         self.schedule = {
-            self.start + k * self.every: k for k in range(count + 1)
+            self.start + k * self.every: freezing.TrainTop(k)
+            for k in range(count + 1)
         }
-        self.schedule[0] = 0
+        self.schedule[0] = freezing.TrainTop(0)
         super().on_train_begin(logs)
+
+
+_BASE = freezing.parse_policy("base")
+_NONE = freezing.parse_policy("none")
 
 
 def _check_schedule(schedule) -> dict:
     if not isinstance(schedule, Mapping) or not schedule:
         raise ValueError(
-            "`schedule` must be a non-empty dict of epoch to a number of "
-            "base groups, 'all', or a list of group names. Received: "
-            f"schedule={schedule!r}"
+            "`schedule` must be a non-empty dict of epoch to a freeze "
+            f"policy. Received: schedule={schedule!r}"
         )
     checked = {}
     for epoch, value in schedule.items():
@@ -205,40 +226,37 @@ def _check_schedule(schedule) -> dict:
             raise ValueError(
                 f"Schedule epochs must be ints >= 0. Received: {epoch!r}"
             )
-        if isinstance(value, bool) or not (
-            (isinstance(value, int) and value >= 0)
-            or value == "all"
-            or (
-                isinstance(value, (list, tuple))
-                and all(isinstance(n, str) for n in value)
-            )
-        ):
+        try:
+            checked[epoch] = freezing.parse_policy(value, f"schedule[{epoch}]")
+        except (TypeError, ValueError):
             raise ValueError(
-                "Each schedule value is an int >= 0 (base groups from the "
-                "head side), 'all', or a list of group names. Received: "
-                f"{epoch}: {value!r}"
-            )
-        checked[epoch] = list(value) if isinstance(value, tuple) else value
+                "Each schedule value is a freeze policy: 'base', "
+                "tlkeras.freezing.TrainTop(k), TrainGroups([names]), "
+                "UpTo(layer_name), a predicate, or 'none' (the whole base). "
+                f"Received: {epoch}: {value!r}"
+            ) from None
     ordered = dict(sorted(checked.items()))
     previous_epoch, previous = None, None
-    for epoch, value in ordered.items():
-        if previous is not None and not _grows(previous, value):
+    for epoch, policy in ordered.items():
+        if previous is not None and not _grows(previous, policy):
             raise ValueError(
                 "The schedule must unfreeze more groups as epochs go on; "
-                f"epoch {epoch} ({value!r}) does not add to epoch "
-                f"{previous_epoch} ({previous!r})."
+                f"epoch {epoch} ({policy}) does not add to epoch "
+                f"{previous_epoch} ({previous})."
             )
-        previous_epoch, previous = epoch, value
+        previous_epoch, previous = epoch, policy
     return ordered
 
 
 def _grows(before, after) -> bool:
-    if after == "all":
-        return before != "all"
-    if before == "all":
+    """Whether `after` trains more than `before`, where that can be told
+    without the model (the rest is checked when training begins)."""
+    if after == before or before == _NONE or after == _BASE:
         return False
-    if isinstance(before, int) and isinstance(after, int):
-        return after > before
-    if isinstance(before, list) and isinstance(after, list):
-        return set(after) > set(before)
-    return True  # counts and names mixed: checked against groups later
+    count = (getattr(before, "count", None), getattr(after, "count", None))
+    if None not in count:
+        return count[1] > count[0]
+    names = (getattr(before, "names", None), getattr(after, "names", None))
+    if None not in names:
+        return set(names[1]) > set(names[0])
+    return True

@@ -97,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--strategy",
         default="fine_tune",
+        # tlkeras.recipes.STRATEGIES, spelled out: --help stays instant.
         choices=("feature_extraction", "fine_tune", "lp_ft"),
     )
     train.add_argument("--epochs", type=int, default=5)

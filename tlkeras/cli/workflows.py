@@ -6,8 +6,6 @@ import time
 
 import keras
 
-STRATEGIES = ("feature_extraction", "fine_tune", "lp_ft")
-
 
 def load(path: str) -> keras.Model:
     """A `.keras` model, with a clear error for a missing file."""
@@ -87,8 +85,6 @@ def train(args) -> int:
     from tlkeras._utils.atomic import atomic_path
     from tlkeras._utils.atomic import write_text
 
-    if args.strategy not in STRATEGIES:  # argparse checks too
-        raise ValueError(f"--strategy must be one of {STRATEGIES}")
     size = (args.image_size, args.image_size)
     train_data, val_data = tlk.data.image_dataset(
         args.data,
@@ -109,29 +105,15 @@ def train(args) -> int:
         class_names=train_data.class_names,
     )
     start = time.perf_counter()
-    if args.strategy == "feature_extraction":
-        model.compile(optimizer=keras.optimizers.Adam(args.lr))
-        history = model.fit(
-            train_data,
-            validation_data=val_data,
-            epochs=args.epochs,
-            verbose=args.verbose,
-        )
-    else:
-        recipe, first_stage = {
-            "fine_tune": (tlk.recipes.fine_tune, "head_epochs"),
-            "lp_ft": (tlk.recipes.lp_ft, "probe_epochs"),
-        }[args.strategy]
-        head_epochs = max(1, args.epochs // 2)
-        history = recipe(
-            model,
-            train_data,
-            val_data,
-            fine_tune_epochs=args.epochs - head_epochs,
-            lr=args.lr,
-            verbose=args.verbose,
-            **{first_stage: head_epochs},
-        )
+    history = tlk.recipes.run_strategy(
+        model,
+        args.strategy,
+        train_data,
+        val_data,
+        epochs=args.epochs,
+        lr=args.lr,
+        verbose=args.verbose,
+    )
     seconds = time.perf_counter() - start
     final = model.evaluate(val_data, return_dict=True, verbose=0)
     os.makedirs(args.out, exist_ok=True)

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from tlkeras.data.augmentation import augmentation_layers
 from tlkeras.data.splits import check_split_arguments
+from tlkeras.data.splits import finish_parts
 from tlkeras.data.splits import load_tfds
 from tlkeras.data.splits import split_examples
 
@@ -91,35 +92,21 @@ def image_dataset(
             name: _examples(kind, x, y, image_size) for name, x, y in parts
         }
 
-    def finish(examples, training):
-        examples = examples.map(
+    return finish_parts(
+        parts,
+        subset,
+        class_names,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        cache=cache,
+        seed=seed,
+        shuffle_buffer=1024,
+        prepare=lambda examples: examples.map(
             lambda image, label: (_resize(image, image_size), label),
             num_parallel_calls=tf.data.AUTOTUNE,
-        )
-        if cache:
-            examples = examples.cache()
-        if shuffle:
-            examples = examples.shuffle(
-                1024, seed=seed, reshuffle_each_iteration=True
-            )
-        batches = examples.batch(batch_size)
-        layer = augmentation_layers(augment) if training else None
-        if layer is not None:
-            batches = batches.map(
-                lambda x, y: (layer(x, training=True), y),
-                num_parallel_calls=tf.data.AUTOTUNE,
-            )
-        batches = batches.prefetch(tf.data.AUTOTUNE)
-        batches.class_names = class_names
-        return batches
-
-    if subset == "both":
-        return (
-            finish(parts["training"], True),
-            finish(parts["validation"], False),
-        )
-    name = subset or "all"
-    return finish(parts[name], subset != "validation")
+        ),
+        augment=augmentation_layers(augment),
+    )
 
 
 def _check_size(image_size):

@@ -1,6 +1,7 @@
 """What the dataset functions share: argument checks, the seeded
-validation split and tensorflow-datasets loading."""
+validation split, tensorflow-datasets loading and the batching pipeline."""
 
+from typing import Callable
 from typing import Optional
 
 import numpy as np
@@ -72,3 +73,51 @@ def load_tfds(name: str, split: str):
     label = info.features[info.supervised_keys[1]]
     class_names = list(getattr(label, "names", None) or [])
     return examples.map(lambda x, y: (x, tf.cast(y, "int64"))), class_names
+
+
+def finish_parts(
+    parts: dict,
+    subset,
+    class_names,
+    *,
+    batch_size: int,
+    shuffle: bool,
+    cache: bool,
+    seed,
+    shuffle_buffer: int,
+    prepare: Optional[Callable] = None,
+    augment=None,
+):
+    """The batched dataset(s) `subset` asks for, from split `parts`.
+
+    The one pipeline of `image_dataset` and `text_dataset`: `prepare` each
+    example (resize), cache, shuffle, batch, augment the training batches,
+    prefetch, and carry `class_names`. `subset="both"` gives
+    `(training, validation)`.
+    """
+
+    def finish(examples, training):
+        if prepare is not None:
+            examples = prepare(examples)
+        if cache:
+            examples = examples.cache()
+        if shuffle:
+            examples = examples.shuffle(
+                shuffle_buffer, seed=seed, reshuffle_each_iteration=True
+            )
+        batches = examples.batch(batch_size)
+        if training and augment is not None:
+            batches = batches.map(
+                lambda x, y: (augment(x, training=True), y),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+        batches = batches.prefetch(tf.data.AUTOTUNE)
+        batches.class_names = class_names
+        return batches
+
+    if subset == "both":
+        return (
+            finish(parts["training"], True),
+            finish(parts["validation"], False),
+        )
+    return finish(parts[subset or "all"], subset != "validation")

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from tlkeras.data.splits import check_split_arguments
+from tlkeras.data.splits import finish_parts
 from tlkeras.data.splits import load_tfds
 from tlkeras.data.splits import split_examples
 
@@ -100,20 +101,16 @@ def text_dataset(
             )
         }
 
-    def finish(examples):
-        if cache:
-            examples = examples.cache()
-        if shuffle:
-            examples = examples.shuffle(
-                10_000, seed=seed, reshuffle_each_iteration=True
-            )
-        batches = examples.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-        batches.class_names = class_names
-        return batches
-
-    if subset == "both":
-        return finish(parts["training"]), finish(parts["validation"])
-    return finish(parts[subset or "all"])
+    return finish_parts(
+        parts,
+        subset,
+        class_names,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        cache=cache,
+        seed=seed,
+        shuffle_buffer=10_000,
+    )
 
 
 def _from_arrays(source):

@@ -10,9 +10,9 @@ from typing import Optional
 
 import keras
 
-from tlkeras import freezing
+from tlkeras import recipes
 from tlkeras._utils.atomic import write_text
-from tlkeras.evaluation.learning_curves import plot_learning_curves
+from tlkeras.evaluation import plot_learning_curves
 
 STRATEGIES = ("from scratch", "feature extraction", "fine-tuning")
 
@@ -93,18 +93,29 @@ def run_study(
             curve = fit(model, settings.head_lr, settings.epochs)
         else:
             model = make_model(pretrained=True, freeze="base", bn="frozen")
-            curve = fit(model, settings.head_lr, settings.head_epochs)
-            # No recompile: tlkeras makes the unfreezing take effect and
-            # keeps the head's optimizer state.
-            freezing.apply(model, settings.fine_tune, bn=settings.fine_tune_bn)
-            model.optimizer.learning_rate.assign(settings.fine_tune_lr)
             log(
-                f"--- unfrozen (freeze={settings.fine_tune!r}, "
-                f"bn={settings.fine_tune_bn!r}), learning rate "
-                f"{settings.fine_tune_lr:g} ---"
+                f"head for {settings.head_epochs} epochs, then "
+                f"freeze={settings.fine_tune!r}, bn={settings.fine_tune_bn!r} "
+                f"at learning rate {settings.fine_tune_lr:g}"
             )
+            # The optimizer goes on into stage 2: tlkeras makes the
+            # unfreezing take effect and keeps the head's state.
+            history = recipes.fine_tune(
+                model,
+                train,
+                test,
+                head_epochs=settings.head_epochs,
+                fine_tune_epochs=settings.epochs - settings.head_epochs,
+                lr=settings.head_lr,
+                fine_tune_lr=settings.fine_tune_lr,
+                freeze=settings.fine_tune,
+                bn=settings.fine_tune_bn,
+                reset_optimizer=False,
+                batch_size=settings.batch_size,
+                verbose=settings.verbose,
+            )
+            curve = [float(a) for a in history.history["val_accuracy"]]
             fine_tune_start = settings.head_epochs
-            curve += fit(model, None, settings.epochs, fine_tune_start)
         seconds = time.perf_counter() - start
         results.append(
             StrategyResult(

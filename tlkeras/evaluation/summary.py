@@ -5,8 +5,9 @@ from typing import Optional
 
 import keras
 
-from tlkeras.freezing.groups import layer_groups
-from tlkeras.freezing.layer_group import _size
+from tlkeras._utils import keras_internals
+from tlkeras._utils.sizes import num_elements
+from tlkeras.freezing import layer_groups
 
 
 def summary(
@@ -34,8 +35,8 @@ def summary(
     rows = []
     totals = [0, 0]
     for group in layer_groups(model):
-        trainable = sum(_size(v) for v in group.trainable_variables)
-        frozen = sum(_size(v) for v in group.non_trainable_variables)
+        trainable = sum(num_elements(v) for v in group.trainable_variables)
+        frozen = sum(num_elements(v) for v in group.non_trainable_variables)
         totals[0] += trainable
         totals[1] += frozen
         rows.append(
@@ -71,7 +72,7 @@ def _bn_mode(group) -> str:
     modes = {
         sub.trainable
         for layer in group.layers
-        for sub in layer._flatten_layers()
+        for sub in keras_internals.flatten_layers(layer)
         if isinstance(sub, keras.layers.BatchNormalization)
     }
     if not modes:

@@ -9,6 +9,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tlkeras.tasks import task_of
+
 INPUT_DTYPES = ("uint8", "float32")
 
 
@@ -41,26 +43,12 @@ def named_outputs(
     and `class_ids` (and `classes` when the names are known) for
     classifiers, `predictions` for regressors, `features` for feature
     extractors, `outputs` for other models. Logits become probabilities."""
-    task = getattr(model, "task", None)
-    logits = getattr(model, "logits", False)
-    if task == "multiclass":
-        probabilities = tf.nn.softmax(outputs) if logits else outputs
-        ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
-    elif task in ("binary", "multilabel"):
-        probabilities = tf.sigmoid(outputs) if logits else outputs
-        ids = tf.cast(probabilities > 0.5, tf.int32)
-        if task == "binary":
-            ids = tf.squeeze(ids, -1)
-    elif task == "regression":
-        return {"predictions": outputs}
-    elif task == "features":
-        return {"features": outputs}
-    else:
+    task = task_of(model)
+    if task is None:
         return {"outputs": outputs}
-    named = {"probabilities": probabilities, "class_ids": ids}
-    if class_names and task != "multilabel":
-        named["classes"] = tf.gather(tf.constant(list(class_names)), ids)
-    return named
+    return task.serving_outputs(
+        outputs, getattr(model, "logits", False), class_names
+    )
 
 
 def sample_inputs(spec: tf.TensorSpec, n: int = 4, seed: int = 0):

@@ -6,11 +6,10 @@ from typing import Sequence
 
 import keras
 
-from tlkeras.bases import group_rules
-from tlkeras.bases.hub_layer import HubLayer
-from tlkeras.bases.registry import get_spec
+from tlkeras._utils.sizes import num_elements
+from tlkeras.bases import HubLayer
+from tlkeras.bases import get_spec
 from tlkeras.freezing.layer_group import LayerGroup
-from tlkeras.freezing.layer_group import _size
 
 # Bases with at most this many units (see `split_into_groups`) get one group
 # per unit; larger ones get DEFAULT_NUM_GROUPS balanced groups.
@@ -135,7 +134,7 @@ def split_into_groups(
         )
     num_groups = min(num_groups, len(units))
     sizes = [
-        sum(_size(v) for layer in layers[s:e] for v in layer.weights)
+        sum(num_elements(v) for layer in layers[s:e] for v in layer.weights)
         for s, e in units
     ]
     cuts = _balanced_cuts(sizes, num_groups)
@@ -183,7 +182,7 @@ def _split(model, layers, base_name) -> List[LayerGroup]:
     rules = None
     if base_name is not None:
         spec = get_spec(base_name)
-        rules = group_rules.rules_for(spec.name, spec.family)
+        rules = spec.group_rules
     if rules is None:
         return split_into_groups(layers, model=model)
     names = rules.assign([layer.name for layer in layers])

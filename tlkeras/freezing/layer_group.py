@@ -5,6 +5,8 @@ from typing import List
 
 import keras
 
+from tlkeras._utils.sizes import num_elements
+
 
 @dataclasses.dataclass(eq=False)
 class LayerGroup:
@@ -61,11 +63,4 @@ class LayerGroup:
 
     def count_params(self) -> int:
         """The number of scalars in the group's variables."""
-        return sum(_size(v) for v in self.variables)
-
-
-def _size(variable) -> int:
-    size = 1
-    for dim in variable.shape:
-        size *= int(dim)
-    return size
+        return sum(num_elements(v) for v in self.variables)

@@ -1,56 +1,47 @@
-"""Freeze policies: which layers of a model train."""
+"""Apply freeze policies: set which layers of a model train.
 
-import dataclasses
-from typing import Callable
+These functions set `trainable` flags and nothing else. On a
+`tlkeras.TransferModel` the next `fit` picks the change up by itself; on a
+plain `keras.Model` that has already been trained, call
+`tlkeras.training.sync_trainable(model)` afterwards (Keras ignores flags
+changed after its train function was traced).
+"""
+
 from typing import Optional
+from typing import Sequence
 from typing import Union
 
 import keras
 
-from tlkeras._utils.close_matches import did_you_mean
-from tlkeras.bases.hub_layer import HubLayer
+from tlkeras._utils import keras_internals
+from tlkeras.bases import HubBatchNormalization
+from tlkeras.bases import HubLayer
+from tlkeras.bases.batch_norm import check_bn
 from tlkeras.freezing.groups import layer_groups
-from tlkeras.freezing.sync import sync_trainable
+from tlkeras.freezing.policy import PolicyLike
+from tlkeras.freezing.policy import UpTo
+from tlkeras.freezing.policy import parse_policy
 
-BN_POLICIES = ("frozen", "train")
-
-
-@dataclasses.dataclass(frozen=True)
-class UpTo:
-    """Freeze the base up to and including the layer `layer_name`.
-
-    Example:
-
-    >>> policy = UpTo("block_13_expand")
-    """
-
-    layer_name: str
+# Layers whose `trainable` flag says whether BatchNormalization statistics
+# update in training; a TF-Hub module's BN layers stand behind one marker.
+_BN_LAYERS = (keras.layers.BatchNormalization, HubBatchNormalization)
 
 
-Policy = Union[str, int, UpTo, Callable[[keras.layers.Layer], bool]]
+def apply(
+    model: keras.Model, policy: PolicyLike, *, bn: Optional[str] = None
+) -> None:
+    """Apply a freeze policy: the base layers it names train, the rest of
+    the base is frozen, and the head trains.
 
-
-def apply(model: keras.Model, policy: Policy, *, bn: Optional[str] = None):
-    """Apply a freeze policy to a model, and make it take effect.
-
-    The head always trains; the policy says which base layers train:
-
-    - `"base"`: none (feature extraction, linear probing);
-    - `"none"`: all (full fine-tuning);
-    - an int `k`: the last `k` base groups of `tlkeras.layer_groups`, those
-      nearest the head (`0` is the same as `"base"`);
-    - `UpTo(name)`: every base layer after the layer `name`;
-    - a callable `predicate(layer) -> bool`: the base layers for which it
-      returns False (it says which layers to freeze).
+    `policy` is any form of `tlkeras.freezing.parse_policy`: `"base"` (the
+    base is frozen), `"none"` (everything trains), `TrainTop(k)`,
+    `TrainGroups([...])`, `UpTo(layer_name)`, `FreezeIf(predicate)` or a
+    callable.
 
     BatchNormalization follows `bn`: `"frozen"` keeps every BN layer of the
     base in inference mode with fixed statistics (`trainable=False`, the
     Keras convention for fine-tuning), `"train"` lets the BN layers of
     trainable groups update their statistics and scales.
-
-    On a compiled model the change takes effect at once: the optimizer is
-    rebuilt in place for the new trainable variables (state of variables
-    still trained is kept) and the train function is traced again.
 
     Args:
         model: a `tlkeras.TransferModel` or another `keras.Model` (then
@@ -64,42 +55,48 @@ def apply(model: keras.Model, policy: Policy, *, bn: Optional[str] = None):
     >>> import tlkeras as tlk
     >>> model = tlk.build_classifier(
     ...     "resnet50", num_classes=2, input_shape=(32, 32, 3), weights=None)
-    >>> tlk.freezing.apply(model, 1)          # conv5 and the head train
+    >>> tlk.freezing.apply(model, tlk.freezing.TrainTop(1))
     >>> [g.name for g in tlk.layer_groups(model) if g.trainable]
     ['conv5', 'head']
     """
+    policy = parse_policy(policy)
     bn = _resolve_bn(model, bn)
     groups = layer_groups(model)
     base_groups, head = groups[:-1], groups[-1]
-    base_layers = [layer for g in base_groups for layer in g.layers]
-    trainable = _trainable_base_layers(policy, base_groups, base_layers)
-    _set_flags(model, base_layers, trainable, head.layers, bn, True)
-    _finish(model, bn)
+    trainable = {id(layer) for layer in policy.trainable_layers(base_groups)}
+    _set_flags(model, base_groups, trainable, head.layers, bn, True)
 
 
-def check_bn(bn) -> str:
-    """Return `bn` if it is a BatchNormalization policy, else raise."""
-    if bn not in BN_POLICIES:
-        raise ValueError(
-            f"`bn` must be one of {BN_POLICIES}. Received: bn={bn!r}"
-        )
-    return bn
+def trainable_groups(model: keras.Model, policy: PolicyLike) -> list:
+    """The names of the groups that would train under `policy` (the head
+    included), without changing the model.
+
+    Example:
+
+    >>> import tlkeras as tlk
+    >>> model = tlk.build_classifier(
+    ...     "resnet50", num_classes=2, input_shape=(32, 32, 3), weights=None)
+    >>> tlk.freezing.trainable_groups(model, tlk.freezing.TrainTop(2))
+    ['conv4', 'conv5', 'head']
+    """
+    groups = layer_groups(model)
+    chosen = {
+        id(layer)
+        for layer in parse_policy(policy).trainable_layers(groups[:-1])
+    }
+    names = [
+        g.name for g in groups[:-1] if any(id(x) in chosen for x in g.layers)
+    ]
+    return names + [groups[-1].name]
 
 
 def _resolve_bn(model, bn):
     return check_bn(getattr(model, "bn", "frozen") if bn is None else bn)
 
 
-def _finish(model, bn):
-    if hasattr(model, "bn"):
-        model.bn = bn
-    for layer in model._flatten_layers():
-        if isinstance(layer, HubLayer):
-            layer.bn = bn  # the module runs its BN in inference unless "train"
-    sync_trainable(model)
-
-
-def freeze_up_to(model: keras.Model, layer_name: str, *, bn=None) -> None:
+def freeze_up_to(
+    model: keras.Model, layer_name: str, *, bn: Optional[str] = None
+) -> None:
     """Freeze the base up to and including `layer_name`; train the rest.
 
     Example:
@@ -112,7 +109,7 @@ def freeze_up_to(model: keras.Model, layer_name: str, *, bn=None) -> None:
     apply(model, UpTo(layer_name), bn=bn)
 
 
-def unfreeze(model: keras.Model, *, bn=None) -> None:
+def unfreeze(model: keras.Model, *, bn: Optional[str] = None) -> None:
     """Train the whole model (BN statistics as `bn` says).
 
     Example:
@@ -139,12 +136,15 @@ def freeze_base(model: keras.Model) -> None:
 
 
 def set_trainable(
-    model: keras.Model, groups, trainable: bool, *, bn: Optional[str] = None
+    model: keras.Model,
+    groups: Union[str, Sequence[str]],
+    trainable: bool,
+    *,
+    bn: Optional[str] = None,
 ) -> None:
     """Freeze or unfreeze the named groups only; the others stay as they are.
 
-    BatchNormalization follows `bn` (default: the model's policy), and the
-    change takes effect at once on a compiled model.
+    BatchNormalization follows `bn` (default: the model's policy).
 
     Args:
         model: a `tlkeras.TransferModel` or another `keras.Model`.
@@ -171,11 +171,11 @@ def set_trainable(
             f"No layer group named {unknown}. The groups: {known}."
         )
     base_groups, head = all_groups[:-1], all_groups[-1]
-    base_layers = [layer for g in base_groups for layer in g.layers]
     trained = {id(v) for v in model.trainable_variables}
     on = {
         id(layer)
-        for layer in base_layers
+        for g in base_groups
+        for layer in g.layers
         if any(id(v) in trained for v in layer.weights)
     }
     for group in base_groups:
@@ -183,70 +183,40 @@ def set_trainable(
             ids = {id(layer) for layer in group.layers}
             on = on | ids if trainable else on - ids
     head_trainable = trainable if head.name in names else head.trainable
-    _set_flags(model, base_layers, on, head.layers, bn, head_trainable)
-    _finish(model, bn)
-
-
-def _trainable_base_layers(policy, base_groups, base_layers) -> set:
-    if isinstance(policy, bool):
-        raise TypeError(_policy_message(policy))
-    if policy == "base":
-        return set()
-    if policy == "none":
-        return {id(layer) for layer in base_layers}
-    if isinstance(policy, int):
-        if not 0 <= policy <= len(base_groups):
-            names = [g.name for g in base_groups]
-            raise ValueError(
-                f"freeze={policy} asks for the top {policy} base groups, but "
-                f"the base has {len(base_groups)}: {names}. Use an int from "
-                f"0 to {len(base_groups)}."
-            )
-        chosen = base_groups[len(base_groups) - policy :]
-        return {id(layer) for g in chosen for layer in g.layers}
-    if isinstance(policy, UpTo):
-        names = [layer.name for layer in base_layers]
-        if policy.layer_name not in names:
-            raise ValueError(
-                f"No layer named {policy.layer_name!r} in the base."
-                f"{did_you_mean(policy.layer_name, names)}"
-            )
-        cut = names.index(policy.layer_name) + 1
-        return {id(layer) for layer in base_layers[cut:]}
-    if callable(policy):
-        return {id(layer) for layer in base_layers if not policy(layer)}
-    raise ValueError(_policy_message(policy))
-
-
-def _policy_message(policy):
-    return (
-        "`freeze` must be 'base', 'none', an int (the number of top base "
-        "groups to train), tlkeras.freezing.UpTo(layer_name) or a callable "
-        f"layer -> bool (True freezes). Received: freeze={policy!r}"
-    )
+    _set_flags(model, base_groups, on, head.layers, bn, head_trainable)
 
 
 def _set_flags(
-    model, base_layers, trainable_ids, head_layers, bn, head_trainable
+    model, base_groups, trainable_ids, head_layers, bn, head_trainable
 ):
+    base_layers = [layer for g in base_groups for layer in g.layers]
     # A container's setter cascades to every sublayer, and a frozen
     # container hides the variables of its layers: open the containers
     # above the groups' layers (the model, the base, a HubLayer) first.
     ids = {id(layer) for layer in base_layers}
-    for container in model._flatten_layers():
+    for container in keras_internals.flatten_layers(model):
         if id(container) not in ids and any(
             id(sub) in ids
-            for sub in container._flatten_layers(include_self=False)
+            for sub in keras_internals.flatten_layers(
+                container, include_self=False
+            )
         ):
-            container._trainable = True
+            keras_internals.set_own_trainable(container, True)
     for layer in base_layers:
         layer.trainable = id(layer) in trainable_ids
         if bn == "frozen" or id(layer) not in trainable_ids:
-            for sub in layer._flatten_layers():
-                if isinstance(sub, keras.layers.BatchNormalization):
+            for sub in keras_internals.flatten_layers(layer):
+                if isinstance(sub, _BN_LAYERS):
                     sub.trainable = False
     for layer in head_layers:
         layer.trainable = head_trainable
+    # A TF-Hub module's BN statistics train when some of its blocks train
+    # and the policy lets them.
+    for layer in keras_internals.flatten_layers(model):
+        if isinstance(layer, HubLayer):
+            layer.batch_norm.trainable = bn == "train" and layer.trains()
+    if hasattr(model, "bn"):
+        model.bn = bn
     base = getattr(model, "base", None)
     if isinstance(base, keras.Model) and not trainable_ids:
         base.trainable = False

@@ -1,19 +1,22 @@
-"""Per-group optimizers: `tlkeras.optimizers.discriminative` & co.
+"""Deprecated: per-group optimizers live in `tlkeras.training`.
 
-The code lives in `tlkeras.training`; this is the public surface users
-import (`tlk.optimizers.per_group(model, {...})`).
+`tlkeras.optimizers.discriminative` & co. still work for one release and
+warn with their new name (`tlkeras.training.discriminative`).
 """
 
-from tlkeras.training.factories import discriminative
-from tlkeras.training.factories import per_group
-from tlkeras.training.group_optimizer import GroupOptimizer
-from tlkeras.training.learning_rate import set_learning_rate
-from tlkeras.training.scaled_schedule import ScaledSchedule
+from tlkeras._utils.deprecation import moved_names
 
-__all__ = [
-    "GroupOptimizer",
-    "ScaledSchedule",
-    "discriminative",
-    "per_group",
-    "set_learning_rate",
-]
+__all__ = []
+__getattr__ = moved_names(
+    __name__,
+    {
+        name: "tlkeras.training"
+        for name in (
+            "GroupOptimizer",
+            "ScaledSchedule",
+            "discriminative",
+            "per_group",
+            "set_learning_rate",
+        )
+    },
+)

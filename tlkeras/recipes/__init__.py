@@ -1,7 +1,9 @@
 """Recipes: two-stage fine-tuning, LP-FT, schedules, the LR finder."""
 
+from tlkeras.recipes.fine_tune import STRATEGIES
 from tlkeras.recipes.fine_tune import fine_tune
 from tlkeras.recipes.fine_tune import lp_ft
+from tlkeras.recipes.fine_tune import run_strategy
 from tlkeras.recipes.lr_find import LRFinderResult
 from tlkeras.recipes.lr_find import lr_find
 from tlkeras.recipes.schedules import OneCycle
@@ -9,9 +11,11 @@ from tlkeras.recipes.schedules import warmup_cosine
 
 __all__ = [
     "LRFinderResult",
+    "STRATEGIES",
     "OneCycle",
     "fine_tune",
     "lp_ft",
     "lr_find",
+    "run_strategy",
     "warmup_cosine",
 ]

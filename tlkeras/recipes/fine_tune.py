@@ -1,11 +1,16 @@
 """Two-stage recipes: train the head, then fine-tune (and LP-FT)."""
 
+import warnings
 from typing import Optional
 
 import keras
 
 from tlkeras import freezing
-from tlkeras.training.factories import discriminative
+from tlkeras.tasks import task_of
+from tlkeras.training import discriminative
+from tlkeras.training import set_learning_rate
+
+STRATEGIES = ("feature_extraction", "fine_tune", "lp_ft")
 
 
 def fine_tune(
@@ -17,8 +22,11 @@ def fine_tune(
     fine_tune_epochs: int = 5,
     lr: float = 1e-3,
     fine_tune_lr: Optional[float] = None,
-    unfreeze="none",
+    freeze: freezing.PolicyLike = "none",
+    bn: Optional[str] = None,
     lr_spread: Optional[float] = None,
+    reset_optimizer: bool = True,
+    unfreeze=None,
     loss="auto",
     metrics="auto",
     callbacks=None,
@@ -29,12 +37,13 @@ def fine_tune(
 
     The Keras transfer-learning guide's two stages (and fastai's
     `fine_tune`): stage 1 trains the head with Adam(`lr`) and the base
-    frozen; stage 2 applies `unfreeze` (a freeze policy: `"none"` trains
-    everything, an int the top groups) and trains on with Adam at
-    `fine_tune_lr` (default `lr / 10`), or with discriminative rates from
-    `fine_tune_lr / lr_spread` (first group) to `fine_tune_lr` (head) when
-    `lr_spread` is given. BatchNormalization follows the model's `bn`
-    policy. Epochs are numbered across both stages.
+    frozen; stage 2 applies the freeze policy `freeze` (`"none"` trains
+    everything, `tlkeras.freezing.TrainTop(k)` the top groups...) and
+    trains on with Adam at `fine_tune_lr` (default `lr / 10`), or with
+    discriminative rates from `fine_tune_lr / lr_spread` (first group) to
+    `fine_tune_lr` (head) when `lr_spread` is given. BatchNormalization
+    follows `bn` (default: the model's policy). Epochs are numbered across
+    both stages.
 
     Args:
         model: a `tlkeras.TransferModel` (or a model `tlkeras.layer_groups`
@@ -45,9 +54,17 @@ def fine_tune(
         fine_tune_epochs: int, epochs of stage 2. Defaults to `5`.
         lr: float, the head's rate in stage 1. Defaults to `1e-3`.
         fine_tune_lr: float, the rate in stage 2. Defaults to `lr / 10`.
-        unfreeze: the freeze policy of stage 2. Defaults to `"none"`.
+        freeze: the freeze policy of stage 2, any form
+            `tlkeras.freezing.parse_policy` reads. Defaults to `"none"`.
+        bn: `"frozen"`, `"train"` or `None` (the model's), the
+            BatchNormalization policy of stage 2. Defaults to `None`.
         lr_spread: float or `None`, ratio of the head's rate to the first
             group's in stage 2. Defaults to `None` (one rate).
+        reset_optimizer: bool, start stage 2 with a fresh Adam. With
+            `False` the stage-1 optimizer goes on at `fine_tune_lr`,
+            keeping the head's state (ignored with `lr_spread`). Defaults
+            to `True`.
+        unfreeze: deprecated spelling of `freeze`.
         loss, metrics: as `compile`; `"auto"` follows the model's task.
         callbacks: list of callbacks for both stages. Defaults to `None`.
         verbose: as `fit`. Defaults to `"auto"`.
@@ -75,12 +92,25 @@ def fine_tune(
             raise ValueError(
                 f"`{name}` must be an int >= 0. Received: {name}={value!r}"
             )
+    if unfreeze is not None:
+        warnings.warn(
+            "fine_tune(unfreeze=...) is deprecated: write freeze=... (the "
+            "same freeze policy as build_classifier's; unfreeze='none' is "
+            "freeze='none').",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        freeze = unfreeze
+    freeze = freezing.parse_policy(freeze)
+    if bn is not None:
+        freezing.check_bn(bn)
     fine_tune_lr = lr / 10 if fine_tune_lr is None else fine_tune_lr
     x, y = train if isinstance(train, tuple) else (train, None)
     histories = []
 
     def fit(optimizer, initial_epoch, epochs):
-        _compile(model, optimizer, loss, metrics)
+        if optimizer is not None:
+            _compile(model, optimizer, loss, metrics)
         history = model.fit(
             x,
             y,
@@ -97,13 +127,17 @@ def fine_tune(
         freezing.apply(model, "base")
         fit(keras.optimizers.Adam(lr), 0, head_epochs)
     if fine_tune_epochs:
-        freezing.apply(model, unfreeze)
+        freezing.apply(model, freeze, bn=bn)
         if lr_spread:
             optimizer = discriminative(
                 model, "adam", lr=(fine_tune_lr / lr_spread, fine_tune_lr)
             )
-        else:
+        elif reset_optimizer or not head_epochs:
             optimizer = keras.optimizers.Adam(fine_tune_lr)
+        else:
+            # `fit` makes the unfreezing take effect and keeps the state.
+            set_learning_rate(model.optimizer, fine_tune_lr)
+            optimizer = None
         fit(optimizer, head_epochs, head_epochs + fine_tune_epochs)
     return _merge(histories)
 
@@ -152,13 +186,89 @@ def lp_ft(
         fine_tune_epochs=fine_tune_epochs,
         lr=lr,
         fine_tune_lr=lr / 100 if fine_tune_lr is None else fine_tune_lr,
-        unfreeze="none",
+        freeze="none",
         **kwargs,
     )
 
 
+def run_strategy(
+    model: keras.Model,
+    strategy: str,
+    train,
+    validation_data=None,
+    *,
+    epochs: int,
+    lr: float = 1e-3,
+    verbose="auto",
+    **fit_kwargs,
+) -> keras.callbacks.History:
+    """Train `model` with a named strategy in `epochs` epochs in all.
+
+    - `"feature_extraction"`: the base frozen, the head trained for all
+      epochs with Adam(`lr`);
+    - `"fine_tune"`: `fine_tune` with half the epochs (at least one) for
+      the head, the rest for the whole network;
+    - `"lp_ft"`: `lp_ft`, split the same way.
+
+    Args:
+        model: a `tlkeras.TransferModel`.
+        strategy: one of `STRATEGIES`.
+        train, validation_data: as `fine_tune`.
+        epochs: int, the epochs of all stages together.
+        lr: float, the head's rate. Defaults to `1e-3`.
+        verbose: as `fit`. Defaults to `"auto"`.
+        **fit_kwargs: passed to `fit`.
+
+    Example:
+
+    >>> import numpy as np, tlkeras as tlk
+    >>> base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8)])
+    >>> model = tlk.build_classifier(base, 2)
+    >>> x, y = np.ones((8, 4), "float32"), np.array([0, 1] * 4)
+    >>> h = tlk.recipes.run_strategy(model, "lp_ft", (x, y), epochs=2,
+    ...                              verbose=0)
+    >>> len(h.epoch)
+    2
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(
+            f"`strategy` must be one of {STRATEGIES}. Received: "
+            f"strategy={strategy!r}"
+        )
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(
+            f"`epochs` must be an int >= 1. Received: epochs={epochs!r}"
+        )
+    if strategy == "feature_extraction":
+        return fine_tune(
+            model,
+            train,
+            validation_data,
+            head_epochs=epochs,
+            fine_tune_epochs=0,
+            lr=lr,
+            verbose=verbose,
+            **fit_kwargs,
+        )
+    head_epochs = max(1, epochs // 2)
+    recipe, first_stage = {
+        "fine_tune": (fine_tune, "head_epochs"),
+        "lp_ft": (lp_ft, "probe_epochs"),
+    }[strategy]
+    return recipe(
+        model,
+        train,
+        validation_data,
+        fine_tune_epochs=epochs - head_epochs,
+        lr=lr,
+        verbose=verbose,
+        **{first_stage: head_epochs},
+        **fit_kwargs,
+    )
+
+
 def _compile(model, optimizer, loss, metrics):
-    if hasattr(model, "task"):
+    if task_of(model) is not None:
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
         return
     if loss == "auto":

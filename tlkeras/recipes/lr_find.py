@@ -11,8 +11,8 @@ import numpy as np
 
 from tlkeras._utils.plotting import pyplot
 from tlkeras._utils.plotting import save_figure
-from tlkeras.training.learning_rate import set_learning_rate
-from tlkeras.training.learning_rate import unwrap
+from tlkeras.training import inner_optimizer
+from tlkeras.training import set_learning_rate
 
 
 @dataclasses.dataclass
@@ -115,7 +115,7 @@ def lr_find(
     ]
     try:
         base_lr = float(
-            keras.ops.convert_to_numpy(unwrap(optimizer).learning_rate)
+            keras.ops.convert_to_numpy(inner_optimizer(optimizer).learning_rate)
         )
         set_learning_rate(optimizer, base_lr)
     except (AttributeError, TypeError) as error:

@@ -9,6 +9,7 @@ from typing import Union
 import keras
 
 from tlkeras import freezing
+from tlkeras._utils import keras_internals
 from tlkeras.training.group_optimizer import GroupOptimizer
 from tlkeras.training.scaled_schedule import ScaledSchedule
 from tlkeras.training.spreads import geometric_spread
@@ -37,15 +38,15 @@ def per_group(
             this global norm. Defaults to `None`.
 
     Returns:
-        A `tlkeras.optimizers.GroupOptimizer`.
+        A `tlkeras.training.GroupOptimizer`.
 
     Example:
 
     >>> import tlkeras as tlk
     >>> model = tlk.build_classifier(
     ...     "resnet50", num_classes=2, input_shape=(32, 32, 3), weights=None,
-    ...     freeze=1)
-    >>> model.compile(optimizer=tlk.optimizers.per_group(model, {
+    ...     freeze=tlk.freezing.TrainTop(1))
+    >>> model.compile(optimizer=tlk.training.per_group(model, {
     ...     "conv5": keras.optimizers.SGD(1e-4, momentum=0.9),
     ...     "head": keras.optimizers.Adam(1e-3)}))
     """
@@ -112,8 +113,11 @@ def discriminative(
       (timm's `param_groups_layer_decay`, layer-wise decay); without
       `decay`, every other group gets `lr / 10` (fastai's `slice(lr)`).
 
-    A multiplier of 0 freezes the group (timm's `no_opt_scale`): its layers
-    are made non-trainable, so it costs no gradient and no state.
+    A rate of 0 leaves the group out of the optimizer (timm's
+    `no_opt_scale`): it gets no state and no update, and the traced train
+    step never computes its gradients. The model is not changed: building
+    an optimizer never touches a `trainable` flag (freeze with
+    `tlkeras.freezing` for that, which also stops BN statistics).
 
     Args:
         model: the model you will train.
@@ -127,7 +131,7 @@ def discriminative(
             together).
 
     Returns:
-        A `tlkeras.optimizers.GroupOptimizer`.
+        A `tlkeras.training.GroupOptimizer`.
 
     Example:
 
@@ -135,7 +139,7 @@ def discriminative(
     >>> model = tlk.build_classifier(
     ...     "resnet50", num_classes=2, input_shape=(32, 32, 3), weights=None,
     ...     freeze="none")
-    >>> opt = tlk.optimizers.discriminative(model, "adam", lr=1e-3, decay=0.5)
+    >>> opt = tlk.training.discriminative(model, "adam", lr=1e-3, decay=0.5)
     >>> [round(m, 4) for m in opt.multipliers.values()]
     [0.0312, 0.0625, 0.125, 0.25, 0.5, 1.0]
     """
@@ -143,8 +147,6 @@ def discriminative(
     names = [g.name for g in groups]
     base, multipliers = _spread(lr, decay, names)
     zero = [name for name, m in zip(names, multipliers) if m == 0]
-    if zero:
-        freezing.set_trainable(model, zero, False)
     make = _optimizer_factory(optimizer, optimizer_kwargs)
     chosen = {}
     for name, multiplier in zip(names, multipliers):
@@ -160,6 +162,7 @@ def discriminative(
         _variable_groups(groups),
         multipliers=dict(zip(names, multipliers)),
         global_clipnorm=_take_global_clipnorm(chosen),
+        untrained_groups=zero,
     )
 
 
@@ -284,9 +287,7 @@ def _multipliers_of(chosen):
     """Multipliers relative to the head's rate, when all rates are floats."""
     rates = {}
     for name, optimizer in chosen.items():
-        if isinstance(optimizer._learning_rate, Schedule) or callable(
-            optimizer._learning_rate
-        ):
+        if not keras_internals.has_fixed_learning_rate(optimizer):
             return None
         rates[name] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
     base = max(rates.values(), default=0.0)

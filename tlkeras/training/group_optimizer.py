@@ -2,9 +2,12 @@
 
 from typing import Dict
 from typing import Optional
+from typing import Sequence
 
 import keras
 from keras import ops
+
+from tlkeras._utils import keras_internals
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
@@ -24,10 +27,14 @@ class GroupOptimizer(keras.optimizers.MultiOptimizer):
     - a variable that belongs to no group is an error listing all of them;
     - `global_clipnorm` clips by one norm over all groups' gradients;
     - `learning_rate` reads and sets the base rate: every group keeps its
-      multiplier, so a schedule or callback acting on it keeps the spread.
+      multiplier, so a schedule or callback acting on it keeps the spread;
+    - groups in `untrained_groups` (a rate of 0) are left alone whatever
+      their layers' `trainable` flags: no state, no update, and their
+      gradients go unused, so the traced train step never computes them
+      (TensorFlow prunes unused operations from a `tf.function`).
 
-    Build it with `tlkeras.optimizers.per_group` or
-    `tlkeras.optimizers.discriminative`.
+    Build it with `tlkeras.training.per_group` or
+    `tlkeras.training.discriminative`.
 
     Args:
         group_optimizers: dict of group name to a Keras optimizer (one
@@ -38,6 +45,8 @@ class GroupOptimizer(keras.optimizers.MultiOptimizer):
             Defaults to `None`.
         global_clipnorm: float or `None`, clip all gradients together to
             this global norm. Defaults to `None`.
+        untrained_groups: the names of the groups this optimizer never
+            updates. Defaults to `()`.
         loss_scale_factor: as in Keras optimizers. Defaults to `None`.
         name: string. Defaults to `"group_optimizer"`.
 
@@ -47,7 +56,7 @@ class GroupOptimizer(keras.optimizers.MultiOptimizer):
     >>> model = tlk.build_classifier(
     ...     "resnet50", num_classes=2, input_shape=(32, 32, 3), weights=None,
     ...     freeze="none")
-    >>> opt = tlk.optimizers.discriminative(model, "adam", lr=(1e-5, 1e-3))
+    >>> opt = tlk.training.discriminative(model, "adam", lr=(1e-5, 1e-3))
     >>> [round(float(o.learning_rate), 7) for o in opt.optimizers][:2]
     [1e-05, 2.51e-05]
     """
@@ -59,6 +68,7 @@ class GroupOptimizer(keras.optimizers.MultiOptimizer):
         *,
         multipliers: Optional[Dict[str, float]] = None,
         global_clipnorm: Optional[float] = None,
+        untrained_groups: Sequence[str] = (),
         loss_scale_factor=None,
         name: str = "group_optimizer",
     ):
@@ -70,10 +80,20 @@ class GroupOptimizer(keras.optimizers.MultiOptimizer):
         self.variable_groups = group_map.variable_groups
         self.multipliers = None if multipliers is None else dict(multipliers)
         self.global_clipnorm = global_clipnorm
+        self.untrained_groups = sorted(untrained_groups)
+
+    def updated_variables(self, var_list) -> list:
+        """The variables of `var_list` this optimizer updates: all but
+        those of its untrained groups."""
+        skip = set(self.untrained_groups)
+        return [
+            v for v in var_list if self.variable_groups.get(v.path) not in skip
+        ]
 
     def build(self, var_list):
         if self.built:
             return
+        var_list = self.updated_variables(var_list)
         homeless = [
             v.path for v in var_list if v.path not in self.variable_groups
         ]
@@ -95,20 +115,32 @@ class GroupOptimizer(keras.optimizers.MultiOptimizer):
             raise ValueError(
                 f"The layer groups {orphans} have trainable variables but no "
                 "optimizer. Give them one, or a `default`, in "
-                "tlkeras.optimizers.per_group."
+                "tlkeras.training.per_group."
             )
         super().build(var_list)
 
     def apply(self, grads, trainable_variables=None):
+        if trainable_variables is not None and self.untrained_groups:
+            kept = {id(v) for v in self.updated_variables(trainable_variables)}
+            pairs = [
+                (g, v)
+                for g, v in zip(grads, trainable_variables)
+                if id(v) in kept
+            ]
+            grads = [g for g, _ in pairs]
+            trainable_variables = [v for _, v in pairs]
         if self.global_clipnorm:
             grads = _clip_by_global_norm(list(grads), self.global_clipnorm)
         return super().apply(grads, trainable_variables)
+
+    def finalize_variable_values(self, var_list):
+        super().finalize_variable_values(self.updated_variables(var_list))
 
     def group_learning_rates(self) -> Dict[str, float]:
         """The current learning rate of each group, as floats."""
         rates = {}
         for group, optimizer in self.group_optimizers.items():
-            rate = optimizer._get_current_learning_rate()
+            rate = keras_internals.current_learning_rate(optimizer)
             rates[group] = float(ops.convert_to_numpy(rate))
         return rates
 
@@ -147,6 +179,7 @@ class GroupOptimizer(keras.optimizers.MultiOptimizer):
             "variable_groups": self.variable_groups,
             "multipliers": self.multipliers,
             "global_clipnorm": self.global_clipnorm,
+            "untrained_groups": list(self.untrained_groups),
             "loss_scale_factor": self.loss_scale_factor,
             "name": self.name,
         }

@@ -5,8 +5,16 @@ import keras
 from tlkeras.training.group_optimizer import GroupOptimizer
 
 
-def unwrap(optimizer):
-    """The optimizer inside `LossScaleOptimizer` wrappers."""
+def inner_optimizer(optimizer):
+    """The optimizer inside `LossScaleOptimizer` wrappers (mixed precision),
+    or `optimizer` itself.
+
+    Example:
+
+    >>> adam = keras.optimizers.Adam()
+    >>> inner_optimizer(keras.optimizers.LossScaleOptimizer(adam)) is adam
+    True
+    """
     while isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         optimizer = optimizer.inner_optimizer
     return optimizer
@@ -26,12 +34,12 @@ def set_learning_rate(optimizer, value) -> None:
     >>> round(float(opt.learning_rate), 6)
     0.0001
     """
-    unwrap(optimizer).learning_rate = value
+    inner_optimizer(optimizer).learning_rate = value
 
 
 def group_learning_rates(optimizer) -> dict:
     """`{group: rate}` for a `GroupOptimizer`, else `{}`."""
-    optimizer = unwrap(optimizer)
+    optimizer = inner_optimizer(optimizer)
     if isinstance(optimizer, GroupOptimizer):
         return optimizer.group_learning_rates()
     return {}

@@ -14,41 +14,46 @@ from typing import Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
+
+from tlkeras._utils import keras_internals
+from tlkeras.training.group_optimizer import GroupOptimizer
 
 
-def _children(optimizer) -> list:
-    """Optimizers nested in `optimizer` (LossScaleOptimizer, MultiOptimizer)."""
+def optimizer_tree(optimizer) -> list:
+    """`optimizer` and every optimizer nested in it (`LossScaleOptimizer`'s
+    inner one, `MultiOptimizer`'s sub-optimizers), parents first.
+
+    Example:
+
+    >>> inner = keras.optimizers.Adam()
+    >>> outer = keras.optimizers.LossScaleOptimizer(inner)
+    >>> [type(o).__name__ for o in optimizer_tree(outer)]
+    ['LossScaleOptimizer', 'Adam']
+    """
     inner = getattr(optimizer, "inner_optimizer", None)
-    if inner is not None:
-        return [inner]
-    return list(getattr(optimizer, "optimizers", None) or [])
-
-
-def _init_variable_count(optimizer) -> int:
-    """How many of its variables the optimizer created before `build`."""
-    fresh = optimizer.__class__.from_config(optimizer.get_config())
-    return len(fresh._variables)
-
-
-def _reset(optimizer) -> list:
-    """Unbuild `optimizer` (and nested ones); return the dropped variables."""
-    dropped = []
-    for child in _children(optimizer):
-        dropped += _reset(child)
-    keep = _init_variable_count(optimizer)
-    dropped += optimizer._variables[keep:]
-    # The tracker appends to this very list object: shrink it in place.
-    del optimizer._variables[keep:]
-    optimizer._trainable_variables = []
-    optimizer._trainable_variables_indices = {}
-    optimizer.built = False
-    return dropped
+    children = [inner] if inner is not None else []
+    children += list(getattr(optimizer, "optimizers", None) or [])
+    result = [optimizer]
+    for child in children:
+        result += optimizer_tree(child)
+    return result
 
 
 def same_variables(optimizer, variables: Sequence) -> bool:
-    """Whether a built optimizer tracks exactly `variables`."""
-    tracked = getattr(optimizer, "_trainable_variables", [])
+    """Whether a built optimizer updates exactly the ones of `variables` it
+    should (a `GroupOptimizer` leaves out its zero-rate groups).
+
+    Example:
+
+    >>> w = keras.Variable([1.0])
+    >>> opt = keras.optimizers.SGD()
+    >>> opt.build([w])
+    >>> same_variables(opt, [w])
+    True
+    """
+    if isinstance(optimizer, GroupOptimizer):
+        variables = optimizer.updated_variables(variables)
+    tracked = keras_internals.tracked_variables(optimizer)
     return [id(v) for v in tracked] == [id(v) for v in variables]
 
 
@@ -77,17 +82,27 @@ def rebuild_optimizer(optimizer, variables: Sequence, strategy=None) -> None:
     >>> int(opt.iterations)
     1
     """
-    old_ids = {id(v) for v in getattr(optimizer, "_trainable_variables", [])}
+    old_ids = {
+        id(v)
+        for opt in optimizer_tree(optimizer)
+        for v in keras_internals.tracked_variables(opt)
+    }
     was_built = optimizer.built
     saved = {}
     if was_built:
-        for variable in _reset(optimizer):
-            saved.setdefault(variable.name, []).append(
-                np.array(keras.ops.convert_to_numpy(variable))
-            )
+        for opt in optimizer_tree(optimizer):
+            for variable in keras_internals.unbuild_optimizer(opt):
+                saved.setdefault(variable.name, []).append(
+                    np.array(keras.ops.convert_to_numpy(variable))
+                )
     scope = strategy.scope() if strategy is not None else _null()
     created = []
-    with scope, _recording(optimizer, created):
+    with (
+        scope,
+        keras_internals.record_created_variables(
+            optimizer_tree(optimizer), created
+        ),
+    ):
         optimizer.build(list(variables))
     if not was_built:
         return
@@ -105,81 +120,3 @@ def rebuild_optimizer(optimizer, variables: Sequence, strategy=None) -> None:
 @contextlib.contextmanager
 def _null():
     yield
-
-
-@contextlib.contextmanager
-def _recording(optimizer, created):
-    """Record `(reference variable or None, new variable)` for every
-    variable the optimizer tree creates."""
-    patched = []
-
-    def patch(opt):
-        original_ref = opt.add_variable_from_reference
-        original_add = opt.add_variable
-        state = {"ref": None}
-
-        def add_variable_from_reference(reference_variable, *args, **kwargs):
-            state["ref"] = reference_variable
-            try:
-                return original_ref(reference_variable, *args, **kwargs)
-            finally:
-                state["ref"] = None
-
-        def add_variable(*args, **kwargs):
-            variable = original_add(*args, **kwargs)
-            created.append((state["ref"], variable))
-            return variable
-
-        opt.add_variable_from_reference = add_variable_from_reference
-        opt.add_variable = add_variable
-        patched.append(opt)
-        for child in _children(opt):
-            patch(child)
-
-    patch(optimizer)
-    try:
-        yield
-    finally:
-        for opt in patched:
-            del opt.add_variable_from_reference
-            del opt.add_variable
-
-
-def skip_single_replica_all_reduce(optimizer) -> None:
-    """Skip the gradient all-reduce when no distribution strategy is active.
-
-    Keras's TensorFlow optimizers all-reduce gradients through the replica
-    context even under the default (single-replica) strategy, where a sum
-    over one replica is the identity. That all-reduce registers a custom
-    gradient for every trace, which keeps each retraced train function
-    alive: plain Keras grows by over 100 MiB per retrace of a MobileNetV2.
-    Under a real `tf.distribute` strategy the original all-reduce runs.
-    The change is made on these optimizer objects only (nested ones
-    included), never on Keras's classes; calling it again does nothing.
-
-    Example:
-
-    >>> opt = keras.optimizers.Adam()
-    >>> skip_single_replica_all_reduce(opt)
-    """
-    for opt in [optimizer] + _descendants(optimizer):
-        if getattr(opt, "_tlk_skips_all_reduce", False):
-            continue
-        original = getattr(opt, "_all_reduce_sum_gradients", None)
-        if original is None:
-            continue
-
-        def all_reduce(grads_and_vars, _original=original):
-            if tf.distribute.has_strategy():
-                return _original(grads_and_vars)
-            return list(grads_and_vars)
-
-        opt._all_reduce_sum_gradients = all_reduce
-        opt._tlk_skips_all_reduce = True
-
-
-def _descendants(optimizer) -> list:
-    result = []
-    for child in _children(optimizer):
-        result += [child] + _descendants(child)
-    return result

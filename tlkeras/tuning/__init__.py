@@ -1,6 +1,5 @@
 """Tuning: KerasTuner hypermodels and choosing a base before training."""
 
-from tlkeras.tuning.hypermodel import TransferHyperModel
 from tlkeras.tuning.rank import BaseScore
 from tlkeras.tuning.rank import format_ranking
 from tlkeras.tuning.rank import rank_bases
@@ -17,3 +16,12 @@ __all__ = [
     "logme",
     "rank_bases",
 ]
+
+
+def __getattr__(name):
+    # KerasTuner is imported on first use, never by `import tlkeras`.
+    if name == "TransferHyperModel":
+        from tlkeras.tuning.hypermodel import TransferHyperModel
+
+        return TransferHyperModel
+    raise AttributeError(f"module 'tlkeras.tuning' has no attribute {name!r}")

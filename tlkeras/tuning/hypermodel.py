@@ -6,17 +6,22 @@ from typing import Optional
 
 import keras
 
-from tlkeras.builders.build import build_classifier
-from tlkeras.freezing.groups import layer_groups
-from tlkeras.heads.head import MLP
-from tlkeras.heads.head import Linear
-from tlkeras.training.factories import discriminative
+from tlkeras.builders import build_classifier
+from tlkeras.freezing import TrainTop
+from tlkeras.freezing import layer_groups
+from tlkeras.heads import MLP
+from tlkeras.heads import Linear
+from tlkeras.tasks import get_task
+from tlkeras.training import discriminative
 from tlkeras.tuning.feature_cache import batches
 from tlkeras.tuning.feature_cache import compute_features
 from tlkeras.tuning.search_space import DEFAULT_SPACE
 from tlkeras.tuning.search_space import check_search
 from tlkeras.tuning.search_space import sample
 
+# This module is imported on first use of `tlkeras.tuning.TransferHyperModel`
+# (see tlkeras/tuning/__init__.py), so `import tlkeras` never loads
+# KerasTuner.
 try:
     import keras_tuner
 except ImportError:  # pragma: no cover - depends on the install
@@ -33,10 +38,13 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
     The space covers the head (`head_layers` 0-2 hidden layers of `units`,
     `dropout`, `l2`), the head's `learning_rate` and the discriminative
     `spread` (head rate / rate of the lowest trained group), how many base
-    groups to `unfreeze` (0 to all), and the `optimizer` (adam, adamw,
-    sgd). Fix any of them with a value, narrow it with a list (choice) or a
-    `(low, high)` tuple (range): `search={"unfreeze": 0, "units": [128,
-    256], "learning_rate": (1e-4, 1e-3)}`.
+    groups to `unfreeze` (0 to all: the freeze policy
+    `tlkeras.freezing.TrainTop(unfreeze)`), and the `optimizer` (adam,
+    adamw, sgd). Fix any of them with a value, narrow it with a list
+    (choice) or a `(low, high)` tuple (range): `search={"unfreeze": 0,
+    "units": [128, 256], "learning_rate": (1e-4, 1e-3)}`. Or fix what
+    trains with any freeze policy instead of `unfreeze`:
+    `search={"freeze": tlkeras.freezing.TrainGroups(["conv5"])}`.
 
     Fast by construction: the pretrained base is read from disk once per
     process (later trials copy its weights from memory), and trials whose
@@ -112,7 +120,7 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
         base = self.base if isinstance(self.base, str) else id(self.base)
         return (base, self.input_shape, self.weights, repr(self.base_kwargs))
 
-    def _model(self, head, unfreeze):
+    def _model(self, head, freeze):
         """A classifier whose base has the pretrained weights, read from
         disk only the first time in this process."""
         pretrained = _PRETRAINED.get(self._key())
@@ -129,7 +137,7 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
             weights=weights,
             base_kwargs=self.base_kwargs or None,
             head=head,
-            freeze=unfreeze,
+            freeze=freeze,
         )
         if isinstance(self.base, str) and not self.base.startswith("hub:"):
             # Hub modules load their own variables each time.
@@ -141,15 +149,18 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
 
     def _num_groups(self) -> int:
         if not hasattr(self, "_groups"):
-            self._groups = len(layer_groups(self._model("linear", "base"))) - 1
+            model = self._model("linear", "base")
+            self._groups = len(layer_groups(model)) - 1
         return self._groups
 
     def build(self, hp):
+        policy = self.search.get("freeze")
         value = {
             name: sample(
                 hp, name, self.search.get(name, ...), self._num_groups()
             )
             for name in DEFAULT_SPACE
+            if not (name == "unfreeze" and policy is not None)
         }
         if value["head_layers"]:
             head = MLP(
@@ -159,8 +170,9 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
             )
         else:
             head = Linear(dropout=value["dropout"], l2=value["l2"])
-        unfreeze = value["unfreeze"]
-        model = self._model(head, unfreeze)
+        if policy is None:
+            policy = TrainTop(value["unfreeze"])
+        model = self._model(head, policy)
         model.compile(optimizer=self._optimizer(model, value))
         # Built now, so KerasTuner's checkpoints restore the optimizer state
         # too (an unbuilt optimizer skips it with a warning).
@@ -169,13 +181,14 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
 
     def _optimizer(self, model, value):
         groups = layer_groups(model)
-        trained = value["unfreeze"] + 1  # the unfrozen groups and the head
+        trained = [i for i, g in enumerate(groups) if g.trainable]
         lr, spread = value["learning_rate"], value["spread"]
-        # Geometric from lr / spread (lowest trained group) to lr (head).
-        rates = [0.0] * (len(groups) - trained) + [
-            lr / spread ** ((trained - 1 - i) / max(trained - 1, 1))
-            for i in range(trained)
-        ]
+        # Geometric from lr / spread (lowest trained group) to lr (head);
+        # frozen groups get no optimizer.
+        last = max(len(trained) - 1, 1)
+        rates = [0.0] * len(groups)
+        for rank, index in enumerate(trained):
+            rates[index] = lr / spread ** ((len(trained) - 1 - rank) / last)
         kwargs = {"momentum": 0.9} if value["optimizer"] == "sgd" else {}
         return discriminative(
             model, optimizer=value["optimizer"], lr=rates, **kwargs
@@ -202,10 +215,11 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
             )
         inputs = keras.Input(features.shape[1:], name="features")
         head_model = keras.Model(inputs, model.head(inputs))
+        task = get_task(model.task)
         head_model.compile(
             optimizer=model.optimizer,
-            loss=model._default_loss(),
-            metrics=model._default_metrics(),
+            loss=task.loss(model.logits),
+            metrics=task.metrics(model.logits),
         )
         callbacks = [
             _OnFullModel(callback, model)

@@ -5,6 +5,7 @@ from typing import Any
 from typing import Dict
 
 from tlkeras._utils.close_matches import did_you_mean
+from tlkeras.freezing import parse_policy
 
 # name -> (kind, default range or choices, log sampling)
 DEFAULT_SPACE: Dict[str, tuple] = {
@@ -19,17 +20,32 @@ DEFAULT_SPACE: Dict[str, tuple] = {
 }
 
 
+# Not searched: a fixed freeze policy in place of `unfreeze`.
+FIXED_ONLY = ("freeze",)
+
+
 def check_search(search) -> Dict[str, Any]:
     """Validate the user's `search` overrides."""
     search = dict(search or {})
-    unknown = [name for name in search if name not in DEFAULT_SPACE]
+    if "freeze" in search:
+        if "unfreeze" in search:
+            raise ValueError(
+                "Pass `unfreeze` (searched, TrainTop(k)) or `freeze` (a fixed "
+                "freeze policy) in `search`, not both. Received: "
+                f"unfreeze={search['unfreeze']!r}, freeze={search['freeze']!r}"
+            )
+        search["freeze"] = parse_policy(search["freeze"])
+    known = list(DEFAULT_SPACE) + list(FIXED_ONLY)
+    unknown = [name for name in search if name not in known]
     if unknown:
-        hints = "".join(did_you_mean(n, list(DEFAULT_SPACE)) for n in unknown)
+        hints = "".join(did_you_mean(n, known) for n in unknown)
         raise ValueError(
             f"Unknown hyperparameter(s) {unknown} in `search`. The space: "
-            f"{sorted(DEFAULT_SPACE)}.{hints}"
+            f"{sorted(known)}.{hints}"
         )
     for name, value in search.items():
+        if name in FIXED_ONLY:
+            continue
         if isinstance(value, tuple) and (
             len(value) != 2 or not value[0] <= value[1]
         ):

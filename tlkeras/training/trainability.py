@@ -1,25 +1,31 @@
-"""Make trainability changes take effect on a compiled model.
+"""Make the current `trainable` flags take effect: the one place that does.
 
 Keras 3 reads `trainable` when it traces the train function and builds the
 optimizer; a change afterwards is silently ignored (a layer frozen after a
-first `fit` keeps training, one unfrozen stays frozen). `sync_trainable`
-rebuilds what depends on it.
+first `fit` keeps training, one unfrozen stays frozen). `tlkeras.freezing`
+only sets flags; `sync_trainable` rebuilds what depends on them. One caller
+decides when: `tlkeras.TransferModel.make_train_function` (so `fit` picks up
+any change by itself), the unfreezing callbacks inside `fit`, and you, after
+changing the flags of a plain `keras.Model` that was already trained.
 """
 
 import keras
 
-from tlkeras.training.learning_rate import unwrap
+from tlkeras._utils import keras_internals
+from tlkeras.training.learning_rate import inner_optimizer
+from tlkeras.training.optimizer_state import optimizer_tree
 from tlkeras.training.optimizer_state import rebuild_optimizer
 from tlkeras.training.optimizer_state import same_variables
-from tlkeras.training.optimizer_state import skip_single_replica_all_reduce
+
+# The trainability a model's train function was traced with: a cache of
+# what the flags were, kept to notice a change, never read as the truth.
+_TRACED_WITH = "_tlk_traced_trainability"
 
 
-def trainable_state(model: keras.Model) -> tuple:
-    """The `trainable` flag (and `bn` mode, where a layer has one) of every
-    layer, in a comparable form."""
+def _flags(model: keras.Model) -> tuple:
     return tuple(
-        (id(layer), layer.trainable, getattr(layer, "bn", None))
-        for layer in model._flatten_layers()
+        (id(layer), layer.trainable)
+        for layer in keras_internals.flatten_layers(model)
     )
 
 
@@ -50,18 +56,18 @@ def sync_trainable(model: keras.Model) -> bool:
     changed = False
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None:
-        skip_single_replica_all_reduce(optimizer)
+        for opt in optimizer_tree(optimizer):
+            keras_internals.skip_single_replica_all_reduce(opt)
     if optimizer is not None and optimizer.built:
         variables = model.trainable_variables
-        if not same_variables(unwrap(optimizer), variables):
+        if not same_variables(inner_optimizer(optimizer), variables):
             rebuild_optimizer(optimizer, variables, model.distribute_strategy)
             changed = True
-    state = trainable_state(model)
+    flags = _flags(model)
     traced = getattr(model, "train_function", None) is not None
-    if traced and state != getattr(model, "_tlk_trainable_state", None):
+    if traced and flags != getattr(model, _TRACED_WITH, None):
         changed = True
-    model._tlk_trainable_state = state
+    setattr(model, _TRACED_WITH, flags)
     if changed and traced:
-        # The base class's method: a subclass override may call us.
-        keras.Model.make_train_function(model, force=True)
+        keras_internals.retrace_train_function(model)
     return changed
