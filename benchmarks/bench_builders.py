@@ -54,7 +54,7 @@ def tlkeras_model(train_top_groups):
         input_shape=SHAPE,
         weights=None,
         base_kwargs={"alpha": 0.35},
-        freeze=2 if train_top_groups else "base",
+        freeze=tlk.freezing.TrainTop(2) if train_top_groups else "base",
     )
 
 

@@ -6,7 +6,7 @@ the head side: the same layers both ways). In one process, one block after
 the other (so that one model's allocations do not show in the other's
 memory figures), tlkeras first:
 
-  tlkeras:     a `tlk.build_classifier` model; `tlk.freezing.apply(model, k)`
+  tlkeras:     a `tlk.build_classifier` model; `apply(model, TrainTop(k))`
                (no recompile; the optimizer keeps the state of the groups
                already training);
   plain Keras: the same network built by hand; set `layer.trainable`,
@@ -93,7 +93,7 @@ def plain_transition(model, k):
 
 
 def tlkeras_transition(model, k):
-    tlk.freezing.apply(model, k)
+    tlk.freezing.apply(model, tlk.freezing.TrainTop(k))
 
 
 def main():
