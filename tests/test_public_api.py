@@ -18,6 +18,7 @@ PACKAGES = [
     "tlkeras.recipes",
     "tlkeras.data",
     "tlkeras.evaluation",
+    "tlkeras.strategies",
     "tlkeras.tuning",
     "tlkeras.export",
     "tlkeras.demo",

@@ -22,6 +22,7 @@ from tlkeras import freezing  # noqa: E402
 from tlkeras import heads  # noqa: E402
 from tlkeras import optimizers  # noqa: E402
 from tlkeras import recipes  # noqa: E402
+from tlkeras import strategies  # noqa: E402
 from tlkeras import tasks  # noqa: E402
 from tlkeras import training  # noqa: E402
 from tlkeras import tuning  # noqa: E402
@@ -56,6 +57,7 @@ __all__ = [
     "lr_find",
     "optimizers",
     "recipes",
+    "strategies",
     "summary",
     "tasks",
     "training",

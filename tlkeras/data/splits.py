@@ -113,6 +113,9 @@ def finish_parts(
             )
         batches = batches.prefetch(tf.data.AUTOTUNE)
         batches.class_names = class_names
+        # Read by tlkeras.strategies.fit_cached: features of randomly
+        # augmented batches must not be cached as if they were fixed.
+        batches.augmented = training and augment is not None
         return batches
 
     if subset == "both":

@@ -11,10 +11,11 @@ from tlkeras.freezing import TrainTop
 from tlkeras.freezing import layer_groups
 from tlkeras.heads import MLP
 from tlkeras.heads import Linear
-from tlkeras.tasks import get_task
+from tlkeras.strategies import FeatureCache
+from tlkeras.strategies import extractor_of
+from tlkeras.strategies import fit_head
+from tlkeras.strategies.features import split_validation
 from tlkeras.training import discriminative
-from tlkeras.tuning.feature_cache import batches
-from tlkeras.tuning.feature_cache import compute_features
 from tlkeras.tuning.search_space import DEFAULT_SPACE
 from tlkeras.tuning.search_space import check_search
 from tlkeras.tuning.search_space import sample
@@ -111,8 +112,7 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
         self.search = check_search(search)
         self.cache_features = cache_features
         self.batch_size = batch_size
-        self._features = {}
-        self.feature_computations = 0  # how many times features were made
+        self._features = FeatureCache()
 
     # === Building ===
 
@@ -203,108 +203,36 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
             return model.fit(*args, **kwargs)
         return self._fit_on_features(model, *args, **kwargs)
 
+    @property
+    def feature_computations(self) -> int:
+        """How many passes over data computed features (tests, logs)."""
+        return self._features.computations
+
     def _fit_on_features(self, model, x=None, y=None, **kwargs):
+        # The same mechanism as tlkeras.strategies.fit_cached: features
+        # once per dataset, the model's own head trained on them, callbacks
+        # (KerasTuner's checkpoints included) run against the full model.
         verbose = kwargs.get("verbose", 1)
         batch_size = kwargs.pop("batch_size", None) or self.batch_size
-        extractor = _extractor(model)
-        features, labels = self._cached(extractor, x, y, batch_size, verbose)
+        extractor = extractor_of(model)
+        options = dict(batch_size=batch_size, verbose=verbose)
+        train = self._features.get(extractor, x, y, label="training", **options)
         validation = kwargs.pop("validation_data", None)
         if validation is not None:
-            validation = self._cached(
-                extractor, *_pair(validation), batch_size, verbose
+            validation = self._features.get(
+                extractor,
+                *split_validation(validation),
+                label="validation",
+                **options,
             )
-        inputs = keras.Input(features.shape[1:], name="features")
-        head_model = keras.Model(inputs, model.head(inputs))
-        task = get_task(model.task)
-        head_model.compile(
-            optimizer=model.optimizer,
-            loss=task.loss(model.logits),
-            metrics=task.metrics(model.logits),
-        )
-        callbacks = [
-            _OnFullModel(callback, model)
-            for callback in kwargs.pop("callbacks", None) or []
-        ]
         for key in ("shuffle", "steps_per_epoch", "validation_steps"):
             kwargs.pop(key, None)
-        return head_model.fit(
-            features,
-            labels,
+        return fit_head(
+            model,
+            train,
+            validation=validation,
             batch_size=batch_size,
-            validation_data=validation,
-            callbacks=callbacks,
+            callbacks=kwargs.pop("callbacks", None),
             shuffle=True,
             **kwargs,
         )
-
-    def _cached(self, extractor, x, y, batch_size, verbose):
-        key = (id(x), id(y))
-        entry = self._features.get(key)
-        if entry is None or entry[0] is not x or entry[1] is not y:
-            self.feature_computations += 1
-            data = batches(x, y, batch_size)
-            entry = (x, y, *compute_features(extractor, data, verbose=verbose))
-            self._features[key] = entry
-        return entry[2], entry[3]
-
-
-def _extractor(model) -> keras.Model:
-    """Inputs -> the base's features, sharing the model's layers."""
-    inputs = keras.Input(model.input_shape[1:], dtype=model.inputs[0].dtype)
-    x = inputs if model.preprocessing is None else model.preprocessing(inputs)
-    return keras.Model(inputs, model.base(x))
-
-
-def _pair(validation):
-    if isinstance(validation, tuple):
-        return validation[0], validation[1] if len(validation) > 1 else None
-    return validation, None
-
-
-class _OnFullModel(keras.callbacks.Callback):
-    """Runs a callback of a cached-feature trial against the full model (so
-    KerasTuner's checkpoints, EarlyStopping and ReduceLROnPlateau see the
-    model the trial returns), while the head model trains."""
-
-    def __init__(self, callback, model):
-        super().__init__()
-        self.callback = callback
-        self.full_model = model
-
-    def set_model(self, model):
-        self.head_model = model
-        self.callback.set_model(self.full_model)
-
-    def set_params(self, params):
-        self.callback.set_params(params)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.callback.on_epoch_end(epoch, logs)
-        if getattr(self.full_model, "stop_training", False):
-            self.head_model.stop_training = True
-
-
-def _forward(name):
-    def method(self, *args, **kwargs):
-        return getattr(self.callback, name)(*args, **kwargs)
-
-    method.__name__ = name
-    return method
-
-
-for _name in (
-    "on_train_begin",
-    "on_train_end",
-    "on_epoch_begin",
-    "on_train_batch_begin",
-    "on_train_batch_end",
-    "on_test_begin",
-    "on_test_end",
-    "on_test_batch_begin",
-    "on_test_batch_end",
-    "on_predict_begin",
-    "on_predict_end",
-    "on_predict_batch_begin",
-    "on_predict_batch_end",
-):
-    setattr(_OnFullModel, _name, _forward(_name))

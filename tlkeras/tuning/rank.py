@@ -8,9 +8,9 @@ from typing import Sequence
 
 import keras
 
-from tlkeras.builders.build import build_feature_extractor
-from tlkeras.tuning.feature_cache import batches
-from tlkeras.tuning.feature_cache import compute_features
+from tlkeras.builders import build_feature_extractor
+from tlkeras.strategies.features import batches
+from tlkeras.strategies.features import compute_features
 from tlkeras.tuning.transferability import h_score
 from tlkeras.tuning.transferability import logme
 

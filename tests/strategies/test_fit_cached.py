@@ -1,0 +1,168 @@
+"""`fit_cached`: the head trained on features computed once."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import tlkeras as tlk
+from tests.helpers import assert_all_changed
+from tests.helpers import assert_all_equal
+from tests.helpers import image_data
+from tests.helpers import values
+
+X, Y = image_data(n=24, size=32, num_classes=3)
+XV, YV = image_data(n=8, size=32, num_classes=3, seed=1)
+
+
+def mobilenet(seed=0, **kwargs):
+    """A base with its preprocessing inside (MobileNetV2 scales to [-1, 1])."""
+    keras.utils.set_random_seed(seed)
+    model = tlk.build_classifier(
+        "mobilenet_v2",
+        3,
+        input_shape=(32, 32, 3),
+        weights=None,
+        base_kwargs={"alpha": 0.35},
+        **kwargs,
+    )
+    assert model.preprocessing is not None
+    return model
+
+
+@pytest.fixture(scope="module")
+def pair():
+    a, b = mobilenet(), mobilenet()
+    b.set_weights(a.get_weights())
+    return a, b
+
+
+def test_equals_normal_training_of_the_head(pair):
+    cached, plain = pair
+    for model in pair:
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    base = values(cached.base.weights)
+    head_before = values(cached.head.weights)
+    history = tlk.strategies.fit_cached(
+        cached,
+        X,
+        Y,
+        epochs=3,
+        batch_size=8,
+        shuffle=False,
+        validation_data=(XV, YV),
+        verbose=0,
+    )
+    expected = plain.fit(
+        X,
+        Y,
+        epochs=3,
+        batch_size=8,
+        shuffle=False,
+        validation_data=(XV, YV),
+        verbose=0,
+    )
+    assert_all_changed(head_before, values(cached.head.weights))
+    for a, b in zip(values(cached.head.weights), values(plain.head.weights)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(
+            history.history[key], expected.history[key], rtol=1e-4
+        )
+    assert_all_equal(base, values(cached.base.weights))
+    # The model itself now predicts with the trained head.
+    np.testing.assert_allclose(
+        cached.predict(XV, verbose=0),
+        plain.predict(XV, verbose=0),
+        rtol=1e-4,
+        atol=1e-6,
+    )
+    assert history.model is cached
+
+
+def test_refuses_a_trainable_base():
+    model = mobilenet(freeze=tlk.freezing.TrainTop(1))
+    model.compile()
+    with pytest.raises(ValueError, match=r"these base groups train: \['top'\]"):
+        tlk.strategies.fit_cached(model, X, Y, verbose=0)
+    with pytest.raises(TypeError, match="TransferModel"):
+        tlk.strategies.fit_cached(keras.Sequential([keras.Input((2,))]), X, Y)
+
+
+def test_refuses_augmented_data_unless_copies_are_asked(tmp_path):
+    model = mobilenet()
+    model.compile()
+    augmented = tlk.data.image_dataset(
+        (X, Y), image_size=(32, 32), batch_size=8, augment="light", seed=0
+    )
+    with pytest.raises(ValueError, match="augment_copies=k"):
+        tlk.strategies.fit_cached(model, augmented, verbose=0)
+    batches = []
+
+    class Count(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            batches.append(batch)
+
+    tlk.strategies.fit_cached(
+        model,
+        augmented,
+        augment_copies=2,
+        batch_size=8,
+        callbacks=[Count()],
+        verbose=0,
+    )
+    assert len(batches) == 2 * len(X) // 8  # two augmented passes cached
+    with pytest.raises(ValueError, match="would be identical"):
+        tlk.strategies.fit_cached(model, X, Y, augment_copies=2, verbose=0)
+
+
+def test_file_cache_trains_the_same_and_cleans_up(tmp_path):
+    a, b = mobilenet(seed=4), mobilenet(seed=4)
+    b.set_weights(a.get_weights())
+    for model in (a, b):
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    data = tlk.data.image_dataset(
+        (X, Y), image_size=(32, 32), batch_size=8, shuffle=False
+    )
+    tlk.strategies.fit_cached(a, data, epochs=2, shuffle=False, verbose=0)
+    tlk.strategies.fit_cached(
+        b,
+        data,
+        epochs=2,
+        shuffle=False,
+        cache_dir=str(tmp_path),
+        validation_data=data,
+        verbose=0,
+    )
+    for x, y in zip(values(a.head.weights), values(b.head.weights)):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-7)
+    assert os.listdir(tmp_path) == []
+
+
+def test_callbacks_act_on_the_full_model(tmp_path):
+    model = mobilenet()
+    model.compile(
+        optimizer=tlk.training.discriminative(model, "adam", lr=(1e-4, 1e-2))
+    )
+    path = str(tmp_path / "best.keras")
+    history = tlk.strategies.fit_cached(
+        model,
+        X,
+        Y,
+        epochs=2,
+        validation_data=(XV, YV),
+        callbacks=[keras.callbacks.ModelCheckpoint(path)],
+        verbose=0,
+    )
+    assert history.history["lr/head"] == pytest.approx([1e-2, 1e-2])
+    saved = keras.saving.load_model(path)
+    assert isinstance(saved, tlk.TransferModel)
+    np.testing.assert_allclose(
+        saved.predict(XV, verbose=0), model.predict(XV, verbose=0), atol=1e-6
+    )
+
+
+def test_uncompiled_model_is_refused_as_keras_would():
+    with pytest.raises(ValueError, match="must be compiled"):
+        tlk.strategies.fit_cached(mobilenet(), X, Y, verbose=0)

@@ -1,0 +1,154 @@
+"""Frozen-base features, computed once: the one cache behind
+`fit_cached`, the tuner's frozen-base trials and `rank_bases`."""
+
+from typing import Optional
+from typing import Tuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def batches(x, y=None, batch_size: int = 32):
+    """`(inputs, labels)` batches from a dataset of pairs or from arrays.
+
+    Example:
+
+    >>> ds = batches(np.zeros((5, 2)), np.arange(5), batch_size=2)
+    >>> [int(b[0].shape[0]) for b in ds]
+    [2, 2, 1]
+    """
+    if isinstance(x, tf.data.Dataset):
+        if y is not None:
+            raise ValueError(
+                "Pass labels inside the dataset, not as `y`, when `x` is a "
+                "tf.data.Dataset."
+            )
+        return x
+    if y is None:
+        raise ValueError("Array inputs need labels `y`.")
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+
+
+def compute_features(
+    extractor: keras.Model, data, *, verbose: int = 1, label: str = ""
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Features and labels of every batch of `data`, in one pass (so a
+    dataset that reshuffles keeps inputs and labels together), with a Keras
+    progress bar.
+
+    Example:
+
+    >>> extractor = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
+    >>> data = batches(np.ones((4, 2)), np.arange(4))
+    >>> f, y = compute_features(extractor, data, verbose=0)
+    >>> f.shape, y.tolist()
+    ((4, 3), [0, 1, 2, 3])
+    """
+    steps = None
+    if isinstance(data, tf.data.Dataset):
+        cardinality = int(data.cardinality())
+        steps = cardinality if cardinality > 0 else None
+    progress = keras.utils.Progbar(steps, verbose=verbose, unit_name="batch")
+    features, labels = [], []
+    for step, batch in enumerate(data):
+        x, y = batch[0], batch[1]
+        features.append(
+            keras.ops.convert_to_numpy(extractor(x, training=False))
+        )
+        labels.append(np.asarray(y))
+        progress.update(step + 1)
+    if not features:
+        raise ValueError(f"No batches to compute {label} features from.")
+    return np.concatenate(features), np.concatenate(labels)
+
+
+def extractor_of(model: keras.Model) -> keras.Model:
+    """Inputs -> the base's features of a `TransferModel`, sharing its
+    layers (preprocessing included).
+
+    Example:
+
+    >>> import tlkeras as tlk
+    >>> model = tlk.build_classifier(
+    ...     "mobilenet_v2", 2, input_shape=(32, 32, 3), weights=None,
+    ...     base_kwargs={"alpha": 0.35})
+    >>> extractor_of(model).output_shape
+    (None, 1, 1, 1280)
+    """
+    inputs = keras.Input(model.input_shape[1:], dtype=model.inputs[0].dtype)
+    x = inputs if model.preprocessing is None else model.preprocessing(inputs)
+    return keras.Model(inputs, model.base(x))
+
+
+class FeatureCache:
+    """Features of datasets under one frozen base, each computed once.
+
+    Keyed by the data objects themselves (arrays or datasets): the same
+    objects give the cached features, other objects are computed anew. Use
+    one cache per frozen base: the extractor is not part of the key (the
+    tuner's trials each build their own extractor of the same weights).
+    `computations` counts the passes over data, for tests and logs.
+
+    Example:
+
+    >>> cache = FeatureCache()
+    >>> extractor = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
+    >>> x, y = np.ones((4, 2)), np.arange(4)
+    >>> _ = cache.get(extractor, x, y, verbose=0)
+    >>> _ = cache.get(extractor, x, y, verbose=0)
+    >>> cache.computations
+    1
+    """
+
+    def __init__(self):
+        self._entries = {}
+        self.computations = 0
+
+    def get(
+        self,
+        extractor: keras.Model,
+        x,
+        y=None,
+        *,
+        batch_size: int = 32,
+        copies: int = 1,
+        verbose: int = 1,
+        label: str = "",
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """`(features, labels)` of `(x, y)`; `copies` passes are made and
+        concatenated (of randomly augmented data, `copies` draws)."""
+        key = (id(x), id(y), copies)
+        entry = self._entries.get(key)
+        if entry is None or entry[0] is not x or entry[1] is not y:
+            data = batches(x, y, batch_size)
+            parts = []
+            for copy in range(copies):
+                if verbose:
+                    what = f" {label}" if label else ""
+                    suffix = (
+                        f" (copy {copy + 1}/{copies})" if copies > 1 else ""
+                    )
+                    print(f"Computing{what} features{suffix}:")
+                self.computations += 1
+                parts.append(
+                    compute_features(
+                        extractor, data, verbose=verbose, label=label
+                    )
+                )
+            features = np.concatenate([p[0] for p in parts])
+            labels = np.concatenate([p[1] for p in parts])
+            entry = (x, y, features, labels)
+            self._entries[key] = entry
+        return entry[2], entry[3]
+
+    def clear(self) -> None:
+        """Forget every cached entry."""
+        self._entries.clear()
+
+
+def split_validation(validation) -> Tuple[object, Optional[object]]:
+    """`(x, y)` of `validation_data` given as a tuple or a dataset."""
+    if isinstance(validation, tuple):
+        return validation[0], validation[1] if len(validation) > 1 else None
+    return validation, None

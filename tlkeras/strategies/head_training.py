@@ -1,0 +1,153 @@
+"""Train a `TransferModel`'s head alone, on features computed once.
+
+Shared by `fit_cached` and the tuner's frozen-base trials: a small Keras
+model made of the model's own head layers trains with `fit` (callbacks,
+History, the model's optimizer, loss and metrics), while every callback
+sees the full model, so checkpoints, `EarlyStopping(restore_best_weights=
+True)` and `ReduceLROnPlateau` act on what the user keeps.
+"""
+
+import keras
+import tensorflow as tf
+
+from tlkeras.callbacks import GroupLearningRates
+from tlkeras.training import GroupOptimizer
+from tlkeras.training import inner_optimizer
+
+
+def head_model(model: keras.Model, feature_shape) -> keras.Model:
+    """Features -> the model's outputs, through the model's head layers
+    (shared, not copied), compiled as the model is.
+
+    Example:
+
+    >>> import tlkeras as tlk
+    >>> model = tlk.build_classifier(
+    ...     keras.Sequential([keras.Input((4,)), keras.layers.Dense(8)]), 2)
+    >>> model.compile()
+    >>> head_model(model, (8,)).output_shape
+    (None, 2)
+    """
+    if not model.compiled:
+        raise ValueError(
+            f"Model {model.name!r} must be compiled before training its "
+            "head on cached features: call `model.compile(...)` first (a "
+            "tlkeras model's `compile()` picks the task's loss and metrics)."
+        )
+    inputs = keras.Input(tuple(feature_shape), name="features")
+    head = keras.Model(inputs, model.head(inputs), name=f"{model.name}_head")
+    config = model.get_compile_config()
+    options = {}
+    for key in ("metrics", "weighted_metrics", "loss_weights"):
+        if config.get(key) is not None:
+            options[key] = keras.saving.deserialize_keras_object(config[key])
+    head.compile(optimizer=model.optimizer, loss=model.loss, **options)
+    return head
+
+
+def fit_head(
+    model: keras.Model,
+    train,
+    *,
+    validation=None,
+    batch_size: int = 32,
+    callbacks=None,
+    shuffle: bool = True,
+    **fit_kwargs,
+) -> keras.callbacks.History:
+    """Fit `model`'s head on features.
+
+    Args:
+        model: a compiled `tlkeras.TransferModel`.
+        train: `(features, labels)` arrays or a `tf.data.Dataset` of
+            `(features, labels)` batches.
+        validation: the same for validation, or `None`.
+        batch_size: int, for arrays. Defaults to `32`.
+        callbacks: callbacks; they see the full model. Defaults to `None`.
+        shuffle: bool, for arrays. Defaults to `True`.
+        **fit_kwargs: passed to `fit` (`epochs`, `verbose`,
+            `initial_epoch`, `class_weight`...).
+
+    Returns:
+        The `History`, its `model` the full model.
+    """
+    if isinstance(train, tf.data.Dataset):
+        shape = train.element_spec[0].shape[1:]
+        x, y = train, None
+    else:
+        x, y = train
+        shape = x.shape[1:]
+    head = head_model(model, shape)
+    wrapped = [_OnFullModel(c, model) for c in callbacks or []]
+    if isinstance(inner_optimizer(model.optimizer), GroupOptimizer):
+        wrapped.append(GroupLearningRates())
+    if isinstance(x, tf.data.Dataset):
+        # A dataset shuffles itself (Keras warns when told to).
+        history = head.fit(
+            x,
+            validation_data=validation,
+            callbacks=wrapped,
+            shuffle=False,
+            **fit_kwargs,
+        )
+    else:
+        history = head.fit(
+            x,
+            y,
+            batch_size=batch_size,
+            validation_data=validation,
+            callbacks=wrapped,
+            shuffle=shuffle,
+            **fit_kwargs,
+        )
+    history.set_model(model)
+    return history
+
+
+class _OnFullModel(keras.callbacks.Callback):
+    """Runs a callback against the full model while the head model trains
+    (the head's weights are the full model's, so what the callback saves or
+    restores is right), and passes on its requests to stop."""
+
+    def __init__(self, callback, model):
+        super().__init__()
+        self.callback = callback
+        self.full_model = model
+
+    def set_model(self, model):
+        self.head_model = model
+        self.callback.set_model(self.full_model)
+
+    def set_params(self, params):
+        self.callback.set_params(params)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.callback.on_epoch_end(epoch, logs)
+        if getattr(self.full_model, "stop_training", False):
+            self.head_model.stop_training = True
+
+
+def _forward(name):
+    def method(self, *args, **kwargs):
+        return getattr(self.callback, name)(*args, **kwargs)
+
+    method.__name__ = name
+    return method
+
+
+for _name in (
+    "on_train_begin",
+    "on_train_end",
+    "on_epoch_begin",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+    "on_test_begin",
+    "on_test_end",
+    "on_test_batch_begin",
+    "on_test_batch_end",
+    "on_predict_begin",
+    "on_predict_end",
+    "on_predict_batch_begin",
+    "on_predict_batch_end",
+):
+    setattr(_OnFullModel, _name, _forward(_name))
