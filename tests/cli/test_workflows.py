@@ -71,8 +71,16 @@ def test_evaluate_prints_metrics(trained, folder, capsys):
         ]
     )
     assert code == 0
-    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    out = capsys.readouterr().out
+    metrics = json.loads(out.strip().splitlines()[-1])
     assert 0.0 <= metrics["accuracy"] <= 1.0 and "loss" in metrics
+    # The per-class report is printed and written, and agrees with Keras.
+    assert "macro avg" in out and "confusion matrix" in out
+    written = json.loads((trained / "model_report.json").read_text())
+    assert written["metrics"]["accuracy"] == pytest.approx(
+        metrics["accuracy"], abs=1e-6
+    )
+    assert sum(row["support"] for row in written["per_class"]) == 16
 
 
 def test_export_writes_savedmodel_and_tflite(trained, tmp_path, capsys):

@@ -82,6 +82,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--text-column", default=None)
     evaluate.add_argument("--label-column", default=None)
     evaluate.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    evaluate.add_argument(
+        "--report",
+        default=None,
+        help="where to write the per-class report as JSON (default: "
+        "MODEL_report.json beside the model file)",
+    )
 
     train = commands.add_parser(
         "train",

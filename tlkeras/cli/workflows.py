@@ -76,6 +76,13 @@ def evaluate(args) -> int:
     if not model.compiled:
         model.compile()
     results = model.evaluate(data, return_dict=True, verbose=args.verbose)
+    if getattr(model, "task", None) not in (None, "features"):
+        from tlkeras.evaluation import report
+
+        evaluation = report(model, data)
+        path = args.report or os.path.splitext(args.model)[0] + "_report.json"
+        evaluation.to_json(path)
+        print(f"{evaluation}\n\nreport written to {path}")
     print(json.dumps({k: round(float(v), 6) for k, v in results.items()}))
     return 0
 
