@@ -18,6 +18,7 @@ PACKAGES = [
     "tlkeras.recipes",
     "tlkeras.data",
     "tlkeras.evaluation",
+    "tlkeras.plots",
     "tlkeras.strategies",
     "tlkeras.tuning",
     "tlkeras.export",
@@ -47,9 +48,9 @@ def test_import_works_without_optional_packages():
     code = (
         f"import sys\nfor name in {OPTIONAL!r}: sys.modules[name] = None\n"
         "import tlkeras, tlkeras.demo, tlkeras.cli\n"
-        "from tlkeras.evaluation import plot_learning_curves\n"
+        "from tlkeras.plots import curves\n"
         "try:\n"
-        "    plot_learning_curves({'a': [1.0]}, 'never.png')\n"
+        "    curves({'a': [1.0]}, 'never.png')\n"
         "except ImportError as error:\n"
         "    print(error)\n"
     )

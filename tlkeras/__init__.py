@@ -21,6 +21,7 @@ from tlkeras import export  # noqa: E402
 from tlkeras import freezing  # noqa: E402
 from tlkeras import heads  # noqa: E402
 from tlkeras import optimizers  # noqa: E402
+from tlkeras import plots  # noqa: E402
 from tlkeras import recipes  # noqa: E402
 from tlkeras import strategies  # noqa: E402
 from tlkeras import tasks  # noqa: E402
@@ -56,6 +57,7 @@ __all__ = [
     "list_bases",
     "lr_find",
     "optimizers",
+    "plots",
     "recipes",
     "strategies",
     "summary",

@@ -21,6 +21,8 @@ class ProgressiveUnfreezing(keras.callbacks.Callback):
     counts) and prints what changed. It works with a single optimizer and
     with `tlkeras.training.per_group`/`discriminative`, where each group
     keeps its own rate. BatchNormalization follows the model's `bn` policy.
+    Each epoch's number of trainable base groups is logged as
+    `trainable_groups` (`tlkeras.plots.history` marks the transitions).
 
     Resuming is exact: `fit(initial_epoch=k)`, `BackupAndRestore` and a
     reloaded `.keras` checkpoint continue with the trainability the schedule
@@ -142,6 +144,14 @@ class ProgressiveUnfreezing(keras.callbacks.Callback):
                 )
         if self.warmup_epochs:
             self._warm_up(epoch, groups)
+
+    def on_epoch_end(self, epoch, logs=None):
+        # In the History (and CSV/TensorBoard logs): how many base groups
+        # trained this epoch; tlkeras.plots.history marks where it changes.
+        if logs is not None:
+            logs["trainable_groups"] = sum(
+                1 for g in self._base_groups() if g.trainable
+            )
 
     # === Helpers ===
 

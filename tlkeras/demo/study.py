@@ -10,9 +10,9 @@ from typing import Optional
 
 import keras
 
+from tlkeras import plots
 from tlkeras import recipes
 from tlkeras._utils.atomic import write_text
-from tlkeras.evaluation import plot_learning_curves
 
 STRATEGIES = ("from scratch", "feature extraction", "fine-tuning")
 
@@ -170,7 +170,7 @@ def write_report(results: List[StrategyResult], out_dir, title: str) -> dict:
             indent=2,
         ),
     )
-    png_path = plot_learning_curves(
+    png_path = plots.curves(
         {r.name: r.curve for r in results},
         os.path.join(out_dir, "learning_curves.png"),
         title=title,

@@ -1,9 +1,14 @@
-"""Reports on models: per-class evaluation reports, the layer-group
-summary and learning curves."""
+"""Reports on models: per-class evaluation reports and the layer-group
+summary. (Plots are in `tlkeras.plots`.)"""
 
-from tlkeras.evaluation.learning_curves import plot_learning_curves
+from tlkeras._utils.deprecation import moved_names
 from tlkeras.evaluation.report import Report
 from tlkeras.evaluation.report import report
 from tlkeras.evaluation.summary import summary
 
-__all__ = ["Report", "plot_learning_curves", "report", "summary"]
+__all__ = ["Report", "report", "summary"]
+
+# `plot_learning_curves` is now `tlkeras.plots.curves`, kept for a release.
+__getattr__ = moved_names(
+    __name__, {"plot_learning_curves": ("tlkeras.plots", "curves")}
+)

@@ -71,7 +71,9 @@ def fine_tune(
         **fit_kwargs: passed to both `fit` calls (e.g. `batch_size`).
 
     Returns:
-        A `keras.callbacks.History` covering both stages.
+        A `keras.callbacks.History` covering both stages; its
+        `stage_starts` attribute gives the index of each stage's first
+        epoch.
 
     Example:
 
@@ -283,10 +285,14 @@ def _compile(model, optimizer, loss, metrics):
 
 
 def _merge(histories):
+    """One History for all stages; `stage_starts` lists the index of each
+    stage's first epoch (`tlkeras.plots.history` marks them)."""
     merged = keras.callbacks.History()
     merged.history = {}
     merged.epoch = []
+    merged.stage_starts = []
     for history in histories:
+        merged.stage_starts.append(len(merged.epoch))
         merged.epoch += history.epoch
         for key, values in history.history.items():
             merged.history.setdefault(key, []).extend(values)

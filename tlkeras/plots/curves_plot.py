@@ -1,4 +1,4 @@
-"""Learning-curve plots, written atomically."""
+"""One curve per run (e.g. per strategy), written atomically."""
 
 import os
 from typing import Dict
@@ -9,8 +9,8 @@ from tlkeras._utils.plotting import pyplot
 from tlkeras._utils.plotting import save_figure
 
 
-def plot_learning_curves(
-    curves: Dict[str, Sequence[float]],
+def curves(
+    runs: Dict[str, Sequence[float]],
     path: Union[str, os.PathLike],
     *,
     ylabel: str = "test accuracy",
@@ -22,7 +22,7 @@ def plot_learning_curves(
     Needs matplotlib (`pip install tlkeras[plot]`).
 
     Args:
-        curves: dict of strategy name to the metric after each epoch.
+        runs: dict of run (strategy) name to the metric after each epoch.
         path: the PNG file to write (atomically).
         ylabel: string, the y-axis label. Defaults to `"test accuracy"`.
         title: string, the plot title. Defaults to `""`.
@@ -36,12 +36,12 @@ def plot_learning_curves(
 
     >>> import tempfile, os
     >>> out = os.path.join(tempfile.mkdtemp(), "curves.png")
-    >>> plot_learning_curves({"a": [0.1, 0.5], "b": [0.2, 0.3]}, out) == out
+    >>> curves({"a": [0.1, 0.5], "b": [0.2, 0.3]}, out) == out
     True
     """
-    plt = pyplot("plot_learning_curves")
-    figure, axes = plt.subplots(figsize=(6.4, 4.0), dpi=100)
-    for name, values in curves.items():
+    plt = pyplot("tlkeras.plots.curves")
+    figure, axes = plt.subplots(figsize=(7.6, 4.0), dpi=100)
+    for name, values in runs.items():
         epochs = range(1, len(values) + 1)
         (line,) = axes.plot(epochs, values, label=name, linewidth=1.8)
         if marks and name in marks:
@@ -56,6 +56,6 @@ def plot_learning_curves(
     if title:
         axes.set_title(title)
     axes.grid(alpha=0.3)
-    axes.legend(loc="lower right")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     figure.tight_layout()
     return save_figure(figure, path)
