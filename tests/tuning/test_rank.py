@@ -93,3 +93,104 @@ def test_rank_bases_bad_arguments():
         tlk.tuning.rank_bases(["vgg16"], None, image_size=(8, 8), metric="x")
     with pytest.raises(ValueError, match="empty"):
         tlk.tuning.rank_bases([], None, image_size=(8, 8))
+
+
+def reference_leep(theta, y):
+    """LEEP from Nguyen et al. 2020, eqs. (1)-(3), with explicit loops."""
+    n, classes = len(y), theta.shape[1]
+    joint = np.zeros((y.max() + 1, classes))
+    for i in range(n):
+        for z in range(classes):
+            joint[y[i], z] += theta[i, z] / n
+    marginal = joint.sum(axis=0)
+    total = 0.0
+    for i in range(n):
+        total += np.log(
+            sum(
+                joint[y[i], z] / marginal[z] * theta[i, z]
+                for z in range(classes)
+            )
+        )
+    return total / n
+
+
+def reference_nce(theta, y):
+    """NCE from Tran et al. 2019: -H(Y|Z), Z the source argmax."""
+    z = theta.argmax(1)
+    n = len(y)
+    entropy = 0.0
+    for a in np.unique(z):
+        p_z = np.mean(z == a)
+        for b in np.unique(y):
+            p_yz = np.mean((z == a) & (y == b))
+            if p_yz > 0:
+                entropy -= p_yz * np.log(p_yz / p_z)
+    assert n
+    return -entropy
+
+
+def test_leep_and_nce_match_the_papers_formulas():
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(40, 6))
+    theta = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    y = rng.integers(0, 3, 40)
+    assert tlk.tuning.leep(theta, y) == pytest.approx(
+        reference_leep(theta, y), rel=1e-10
+    )
+    assert tlk.tuning.nce(theta, y) == pytest.approx(
+        reference_nce(theta, y), rel=1e-10
+    )
+    # A source head that separates the target classes scores higher.
+    informative = np.eye(3)[y] * 0.9 + 0.1 / 3
+    assert tlk.tuning.leep(informative, y) > tlk.tuning.leep(theta, y)
+    assert tlk.tuning.nce(informative, y) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="must be"):
+        tlk.tuning.leep(theta[:5], y)
+
+
+def test_source_metrics_need_source_weights():
+    with pytest.raises(ValueError, match="pass `source_weights` for"):
+        tlk.tuning.rank_bases(
+            ["mobilenet"], None, image_size=(8, 8), metric="leep"
+        )
+    with pytest.raises(ValueError, match="not candidates"):
+        tlk.tuning.rank_bases(
+            ["mobilenet"],
+            None,
+            image_size=(8, 8),
+            source_weights={"vgg16": "imagenet"},
+        )
+
+
+@pytest.mark.assets
+def test_leep_on_real_imagenet_weights(assets, capsys):
+    top = assets / "weights" / "mobilenet_v1_0.25_224.h5"
+    features = assets / "weights" / "mobilenet_2_5_224_tf_no_top.h5"
+    if not top.is_file() or not features.is_file():
+        pytest.skip(f"asset missing: {top} or {features}")
+    photos = tlk.data.image_dataset(
+        str(assets / "datasets" / "hymenoptera" / "val"),
+        image_size=(96, 96),
+        batch_size=32,
+        shuffle=False,
+    )
+
+    def score(source):
+        (result,) = tlk.tuning.rank_bases(
+            ["mobilenet"],
+            photos,
+            image_size=(96, 96),
+            weights={"mobilenet": str(features)},
+            base_kwargs={"mobilenet": {"alpha": 0.25}},
+            source_weights={"mobilenet": source},
+            metric="leep",
+        )
+        return result
+
+    real, random = score(str(top)), score(None)
+    # The real ImageNet head says much about ants vs bees; a random one
+    # says almost nothing (LEEP near log(1/2), NCE near -log 2).
+    assert real.leep > random.leep + 0.1
+    assert real.nce > random.nce
+    assert random.leep == pytest.approx(np.log(0.5), abs=0.05)
+    assert "LEEP" in capsys.readouterr().out

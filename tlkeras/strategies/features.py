@@ -35,7 +35,8 @@ def compute_features(
 ) -> Tuple[np.ndarray, np.ndarray]:
     """Features and labels of every batch of `data`, in one pass (so a
     dataset that reshuffles keeps inputs and labels together), with a Keras
-    progress bar.
+    progress bar. An extractor with several outputs gives a list of
+    feature arrays.
 
     Example:
 
@@ -53,14 +54,16 @@ def compute_features(
     features, labels = [], []
     for step, batch in enumerate(data):
         x, y = batch[0], batch[1]
-        features.append(
-            keras.ops.convert_to_numpy(extractor(x, training=False))
-        )
+        outputs = extractor(x, training=False)
+        several = isinstance(outputs, (list, tuple))
+        outputs = outputs if several else [outputs]
+        features.append([keras.ops.convert_to_numpy(o) for o in outputs])
         labels.append(np.asarray(y))
         progress.update(step + 1)
     if not features:
         raise ValueError(f"No batches to compute {label} features from.")
-    return np.concatenate(features), np.concatenate(labels)
+    columns = [np.concatenate(part) for part in zip(*features)]
+    return (columns if several else columns[0]), np.concatenate(labels)
 
 
 def extractor_of(model: keras.Model) -> keras.Model:

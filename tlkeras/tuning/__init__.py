@@ -5,7 +5,9 @@ from tlkeras.tuning.rank import format_ranking
 from tlkeras.tuning.rank import rank_bases
 from tlkeras.tuning.search_space import DEFAULT_SPACE
 from tlkeras.tuning.transferability import h_score
+from tlkeras.tuning.transferability import leep
 from tlkeras.tuning.transferability import logme
+from tlkeras.tuning.transferability import nce
 
 __all__ = [
     "DEFAULT_SPACE",
@@ -13,7 +15,9 @@ __all__ = [
     "TransferHyperModel",
     "format_ranking",
     "h_score",
+    "leep",
     "logme",
+    "nce",
     "rank_bases",
 ]
 

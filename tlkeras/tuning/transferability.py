@@ -110,3 +110,76 @@ def h_score(features, labels, *, shrinkage: float = 1e-6) -> float:
     between = class_means.T @ class_means / len(f)
     inverse = np.linalg.pinv(covariance + ridge * np.eye(len(covariance)))
     return float(np.trace(inverse @ between))
+
+
+def leep(source_probabilities, labels) -> float:
+    """LEEP (Nguyen et al., ICML 2020), the log expected empirical
+    prediction: how well the source model's own head, re-read through the
+    empirical conditional P(target class | source class), predicts the
+    target labels. Higher (closer to 0) is better.
+
+    With `theta(x)` the source model's probabilities over its `Z` classes:
+    `P(y, z) = mean_i theta(x_i)_z [y_i = y]`, `P(y | z) = P(y, z) / P(z)`,
+    and `LEEP = mean_i log sum_z P(y_i | z) theta(x_i)_z`.
+
+    Args:
+        source_probabilities: array `(n, Z)`, the source head's softmax
+            outputs (e.g. ImageNet's 1000 classes).
+        labels: integer array `(n,)`, the target labels.
+
+    Example:
+
+    >>> theta = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.2, 0.8]])
+    >>> round(leep(theta, [0, 0, 1, 1]), 4)
+    -0.2955
+    """
+    theta, y = _probabilities_and_labels(source_probabilities, labels)
+    n = len(y)
+    joint = np.zeros((int(y.max()) + 1, theta.shape[1]))
+    np.add.at(joint, y, theta)
+    joint /= n
+    source = joint.sum(axis=0)
+    conditional = joint / np.maximum(source, 1e-300)
+    expected = np.sum(theta * conditional[y], axis=1)
+    return float(np.mean(np.log(np.maximum(expected, 1e-300))))
+
+
+def nce(source_probabilities, labels) -> float:
+    """NCE (Tran et al., ICCV 2019), the negative conditional entropy
+    `-H(Y | Z)` of the target labels given the source model's hard
+    predictions `z_i = argmax theta(x_i)`. At most 0; higher is better.
+
+    Args:
+        source_probabilities: array `(n, Z)` of source probabilities (or
+            any scores: only their argmax counts).
+        labels: integer array `(n,)`, the target labels.
+
+    Example:
+
+    >>> theta = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.2, 0.8]])
+    >>> nce(theta, [0, 0, 1, 1])
+    0.0
+    """
+    theta, y = _probabilities_and_labels(source_probabilities, labels)
+    z = theta.argmax(axis=1)
+    joint = np.zeros((int(y.max()) + 1, theta.shape[1]))
+    np.add.at(joint, (y, z), 1.0)
+    joint /= len(y)
+    source = joint.sum(axis=0)
+    nonzero = joint > 0
+    conditional = joint[nonzero] / np.broadcast_to(source, joint.shape)[nonzero]
+    return float(np.sum(joint[nonzero] * np.log(conditional)))
+
+
+def _probabilities_and_labels(probabilities, labels):
+    theta = np.asarray(probabilities, dtype="float64")
+    y = np.asarray(labels).astype("int64").ravel()
+    if theta.ndim != 2 or len(theta) != len(y):
+        raise ValueError(
+            "`source_probabilities` must be (n, Z) with n labels. Received: "
+            f"source_probabilities.shape={theta.shape}, labels.shape="
+            f"{y.shape}"
+        )
+    if y.min() < 0:
+        raise ValueError(f"Labels must be >= 0. Received: min {y.min()}")
+    return theta, y
