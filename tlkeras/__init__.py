@@ -36,6 +36,7 @@ from tlkeras.evaluation import summary  # noqa: E402
 from tlkeras.freezing import LayerGroup  # noqa: E402
 from tlkeras.freezing import layer_groups  # noqa: E402
 from tlkeras.recipes import lr_find  # noqa: E402
+from tlkeras.strategies import compare  # noqa: E402
 from tlkeras.version import __version__  # noqa: E402
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "build_regressor",
     "builders",
     "callbacks",
+    "compare",
     "data",
     "evaluation",
     "export",

@@ -102,3 +102,59 @@ def test_export_writes_savedmodel_and_tflite(trained, tmp_path, capsys):
 def test_missing_model_is_a_clear_error(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "no.keras"), str(tmp_path)]) == 2
     assert "No model file at" in capsys.readouterr().err
+
+
+def test_compare_writes_the_table(folder, tmp_path, capsys):
+    out = tmp_path / "compare"
+    code = main(
+        [
+            "compare",
+            "--base",
+            "mobilenet_v2",
+            "--weights",
+            "none",
+            "--base-kwargs",
+            '{"alpha": 0.35}',
+            "--data",
+            str(folder),
+            "--test",
+            str(folder),
+            "--strategies",
+            "linear_probe,fine_tune",
+            "--epochs",
+            "2",
+            "--image-size",
+            "32",
+            "--batch-size",
+            "8",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "linear_probe" in printed and "fine_tune" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert [r["strategy"] for r in results["runs"]] == [
+        "linear_probe",
+        "fine_tune",
+    ]
+    assert all(len(r["history"]["loss"]) == 2 for r in results["runs"])
+    assert (out / "compare.png").read_bytes()[:4] == b"\x89PNG"
+    assert (
+        main(
+            [
+                "compare",
+                "--base",
+                "x",
+                "--data",
+                str(folder),
+                "--out",
+                str(out),
+                "--strategies",
+                "nope",
+            ]
+        )
+        == 2
+    )
+    assert "Unknown strategy 'nope'" in capsys.readouterr().err

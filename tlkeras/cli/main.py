@@ -123,6 +123,51 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
 
+    compare = commands.add_parser(
+        "compare",
+        help="compare strategies on one image folder (same budget, seeds)",
+        description="Run several transfer strategies on one dataset with "
+        "the same epochs and seeds, evaluate each on held-out data, and "
+        "write table.txt, results.json and compare.png into --out.",
+    )
+    compare.add_argument("--base", required=True, help="e.g. mobilenet_v2")
+    compare.add_argument(
+        "--data", required=True, help="a folder of class subfolders"
+    )
+    compare.add_argument(
+        "--test",
+        default=None,
+        help="a folder to evaluate on (default: a --validation-split of "
+        "--data, held out)",
+    )
+    compare.add_argument("--out", required=True, help="the results folder")
+    compare.add_argument(
+        "--strategies",
+        default="linear_probe,fine_tune,lp_ft",
+        help="comma-separated names from tlkeras.strategies.STRATEGIES: "
+        "linear_probe, feature_extraction, fine_tune, lp_ft, "
+        "discriminative, scratch (default: %(default)s)",
+    )
+    compare.add_argument(
+        "--epochs", type=int, default=10, help="per strategy (default: 10)"
+    )
+    compare.add_argument(
+        "--seeds",
+        default="0",
+        help="comma-separated seeds, one run each (default: 0)",
+    )
+    compare.add_argument("--image-size", type=int, default=160)
+    compare.add_argument(
+        "--weights", default="imagenet", help="'imagenet', 'none' or a file"
+    )
+    compare.add_argument(
+        "--base-kwargs", default=None, help="JSON, e.g. '{\"alpha\": 0.35}'"
+    )
+    compare.add_argument("--validation-split", type=float, default=0.2)
+    compare.add_argument("--batch-size", type=int, default=32)
+    compare.add_argument("--lr", type=float, default=1e-3)
+    compare.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2))
+
     bases = commands.add_parser("bases", help="list the bases known by name")
     bases.add_argument(
         "--family",

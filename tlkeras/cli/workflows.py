@@ -150,3 +150,49 @@ def train(args) -> int:
 
 def _column(value: str):
     return int(value) if value.isdigit() else value
+
+
+def compare(args) -> int:
+    import tlkeras as tlk
+
+    size = (args.image_size, args.image_size)
+    names = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    if args.test:
+        train_data = tlk.data.image_dataset(
+            args.data, image_size=size, batch_size=args.batch_size, seed=0
+        )
+        test_data = tlk.data.image_dataset(
+            args.test,
+            image_size=size,
+            batch_size=args.batch_size,
+            shuffle=False,
+        )
+    else:
+        train_data, test_data = tlk.data.image_dataset(
+            args.data,
+            image_size=size,
+            batch_size=args.batch_size,
+            validation_split=args.validation_split,
+            subset="both",
+            seed=0,
+        )
+    table = tlk.compare(
+        names,
+        train_data,
+        test_data,
+        base=args.base,
+        input_shape=size + (3,),
+        weights=None if args.weights == "none" else args.weights,
+        base_kwargs=json.loads(args.base_kwargs) if args.base_kwargs else None,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        seeds=seeds,
+        class_names=train_data.class_names,
+        out=args.out,
+        title=f"{args.base} on {os.path.basename(os.path.normpath(args.data))}",
+        verbose=args.verbose,
+    )
+    print(f"\n{table}\n\nwritten to {args.out}")
+    return 0

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from tlkeras.builders.build import build_classifier
+from tlkeras.builders import build_classifier
 from tlkeras.demo.study import StudySettings
 from tlkeras.demo.study import format_table
 from tlkeras.demo.study import run_study
@@ -89,13 +89,6 @@ def run_digits_study(
     )
     log("\n=== pretraining on the source task ===")
     pretrained = pretrain_source(source, verbose=verbose)
-    weights = pretrained.get_weights()
-
-    def make_model(pretrained, freeze, bn):
-        base = small_cnn()
-        if pretrained:
-            base.set_weights(weights)
-        return build_classifier(base, 5, freeze=freeze, bn=bn)
 
     # The source BN statistics are those of digits 0-4, and the target
     # batches are representative, so fine-tuning lets BN adapt (bn="train");
@@ -103,7 +96,7 @@ def run_digits_study(
     settings = StudySettings(
         fine_tune_lr=3e-3, fine_tune_bn="train", verbose=verbose
     )
-    results = run_study(make_model, train, test, settings, log=log)
+    results = run_study(pretrained, train, test, settings, seed=seed, log=log)
     title = f"digits 0-4 -> 5-9, {labels_per_class} labels per class"
     paths = write_report(results, out_dir, title)
     log(f"\n{title}\n{format_table(results)}")

@@ -6,11 +6,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from tlkeras.builders.build import build_classifier
 from tlkeras.demo.study import StudySettings
 from tlkeras.demo.study import format_table
 from tlkeras.demo.study import run_study
 from tlkeras.demo.study import write_report
+from tlkeras.freezing import TrainTop
 
 WEIGHTS = (
     "weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
@@ -84,18 +84,6 @@ def run_photo_study(
         f"{weights.relative_to(assets)}."
     )
 
-    def make_model(pretrained, freeze, bn):
-        return build_classifier(
-            "mobilenet_v2",
-            len(names),
-            input_shape=size + (3,),
-            weights=os.fspath(weights) if pretrained else None,
-            base_kwargs={"alpha": 0.35},
-            freeze=freeze,
-            bn=bn,
-            head="linear",
-        )
-
     settings = StudySettings(
         epochs=8,
         head_epochs=4,
@@ -103,11 +91,19 @@ def run_photo_study(
         scratch_lr=1e-3,
         head_lr=1e-3,
         fine_tune_lr=1e-4,
-        fine_tune=2,
+        fine_tune=TrainTop(2),
         verbose=verbose,
     )
     results = run_study(
-        make_model, (x_train, y_train), (x_test, y_test), settings, log=log
+        "mobilenet_v2",
+        (x_train, y_train),
+        (x_test, y_test),
+        settings,
+        seed=seed,
+        log=log,
+        weights=os.fspath(weights),
+        base_kwargs={"alpha": 0.35},
+        class_names=names,
     )
     title = f"ants vs bees, MobileNetV2 0.35 at {image_size} px"
     paths = write_report(results, out_dir, title)

@@ -3,7 +3,6 @@
 import dataclasses
 import json
 import os
-import time
 from typing import Callable
 from typing import List
 from typing import Optional
@@ -13,6 +12,8 @@ import keras
 from tlkeras import plots
 from tlkeras import recipes
 from tlkeras._utils.atomic import write_text
+from tlkeras.strategies import Strategy
+from tlkeras.strategies import compare
 
 STRATEGIES = ("from scratch", "feature extraction", "fine-tuning")
 
@@ -44,89 +45,111 @@ class StudySettings:
     verbose: int = 2
 
 
+def study_strategies(settings: StudySettings) -> List[Strategy]:
+    """The study's three strategies, as `tlkeras.compare` runs them: from
+    scratch, feature extraction (frozen base, new head) and fine-tuning
+    (the head first, then `settings.fine_tune` at a lower rate, unfrozen
+    mid-study through the recipe, the head's optimizer state kept).
+
+    Example:
+
+    >>> [s.name for s in study_strategies(StudySettings())]
+    ['from scratch', 'feature extraction', 'fine-tuning']
+    """
+
+    # Each strategy keeps its own rates: the `lr` compare passes is unused.
+    def fit(rate):
+        def train(model, data, validation, *, epochs, lr, batch_size, verbose):
+            model.compile(optimizer=keras.optimizers.Adam(rate))
+            return model.fit(
+                *data,
+                validation_data=validation,
+                epochs=epochs,
+                batch_size=batch_size,
+                verbose=verbose,
+            )
+
+        return train
+
+    def fine_tune(model, data, validation, *, epochs, lr, batch_size, verbose):
+        return recipes.fine_tune(
+            model,
+            data,
+            validation,
+            head_epochs=settings.head_epochs,
+            fine_tune_epochs=epochs - settings.head_epochs,
+            lr=settings.head_lr,
+            fine_tune_lr=settings.fine_tune_lr,
+            freeze=settings.fine_tune,
+            bn=settings.fine_tune_bn,
+            reset_optimizer=False,
+            batch_size=batch_size,
+            verbose=verbose,
+        )
+
+    return [
+        Strategy(
+            "from scratch",
+            fit(settings.scratch_lr),
+            pretrained=False,
+            freeze="none",
+            bn="train",
+        ),
+        Strategy("feature extraction", fit(settings.head_lr)),
+        Strategy("fine-tuning", fine_tune),
+    ]
+
+
 def run_study(
-    make_model: Callable[..., keras.Model],
+    base,
     train,
     test,
     settings: StudySettings,
     *,
+    seed: int = 0,
     log: Callable[[str], None] = print,
+    **build_kwargs,
 ) -> List[StrategyResult]:
-    """Train the three strategies and return their results.
+    """Train the three strategies with `tlkeras.compare` and return their
+    results.
 
     Args:
-        make_model: `make_model(pretrained, freeze, bn)` returns a fresh,
-            uncompiled `tlkeras.TransferModel`.
+        base: the pretrained base, as `tlkeras.compare` takes it.
         train: `(x, y)` arrays for training.
         test: `(x, y)` arrays for testing (the learning curves use them).
         settings: a `StudySettings`.
+        seed: int. Defaults to `0`.
         log: callable for the progress headings.
+        **build_kwargs: `weights`, `base_kwargs`, `input_shape`,
+            `num_classes` for `tlkeras.compare`.
 
     Example:
 
     >>> # see tlkeras.demo.run_digits_study
     """
-
-    def fit(model, lr, epochs, initial_epoch=0):
-        if lr is not None:
-            model.compile(optimizer=keras.optimizers.Adam(lr))
-        history = model.fit(
-            *train,
-            validation_data=test,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            batch_size=settings.batch_size,
-            verbose=settings.verbose,
-        )
-        return [float(a) for a in history.history["val_accuracy"]]
-
+    comparison = compare(
+        study_strategies(settings),
+        train,
+        test,
+        base=base,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        seeds=(seed,),
+        verbose=settings.verbose,
+        log=lambda line: log(f"\n{line}") if line.startswith("===") else None,
+        **build_kwargs,
+    )
     results = []
-    for name in STRATEGIES:
-        log(f"\n=== {name} ===")
-        start = time.perf_counter()
-        fine_tune_start = None
-        if name == "from scratch":
-            model = make_model(pretrained=False, freeze="none", bn="train")
-            curve = fit(model, settings.scratch_lr, settings.epochs)
-        elif name == "feature extraction":
-            model = make_model(pretrained=True, freeze="base", bn="frozen")
-            curve = fit(model, settings.head_lr, settings.epochs)
-        else:
-            model = make_model(pretrained=True, freeze="base", bn="frozen")
-            log(
-                f"head for {settings.head_epochs} epochs, then "
-                f"freeze={settings.fine_tune!r}, bn={settings.fine_tune_bn!r} "
-                f"at learning rate {settings.fine_tune_lr:g}"
-            )
-            # The optimizer goes on into stage 2: tlkeras makes the
-            # unfreezing take effect and keeps the head's state.
-            history = recipes.fine_tune(
-                model,
-                train,
-                test,
-                head_epochs=settings.head_epochs,
-                fine_tune_epochs=settings.epochs - settings.head_epochs,
-                lr=settings.head_lr,
-                fine_tune_lr=settings.fine_tune_lr,
-                freeze=settings.fine_tune,
-                bn=settings.fine_tune_bn,
-                reset_optimizer=False,
-                batch_size=settings.batch_size,
-                verbose=settings.verbose,
-            )
-            curve = [float(a) for a in history.history["val_accuracy"]]
-            fine_tune_start = settings.head_epochs
-        seconds = time.perf_counter() - start
+    for run in comparison.rows:
+        starts = [s for s in run.stage_starts if s > 0]
         results.append(
             StrategyResult(
-                name=name,
-                accuracy=curve[-1],
-                seconds=seconds,
-                trainable_params=sum(
-                    int(v.numpy().size) for v in model.trainable_variables
-                ),
-                curve=curve,
-                fine_tune_start=fine_tune_start,
+                name=run.strategy,
+                accuracy=run.accuracy,
+                seconds=run.seconds,
+                trainable_params=run.trainable_params,
+                curve=run.history["val_accuracy"],
+                fine_tune_start=starts[0] if starts else None,
             )
         )
     return results

@@ -1,10 +1,20 @@
-"""Strategies: ways to transfer beyond plain `fit`.
+"""Strategies: ways to transfer beyond plain `fit`, and a comparison of
+them on your data.
 
 `fit_cached` trains a frozen-base model's head on features computed once
 (feature extraction and linear probing at the cost of their epochs);
 `FeatureCache` is the cache it shares with the tuner and `rank_bases`.
+`compare` runs several strategies (`STRATEGIES`, or your own `Strategy`)
+under one budget and set of seeds.
 """
 
+from tlkeras.strategies.compare import STRATEGIES
+from tlkeras.strategies.compare import Comparison
+from tlkeras.strategies.compare import Run
+from tlkeras.strategies.compare import Strategy
+from tlkeras.strategies.compare import compare
+from tlkeras.strategies.compare import register_strategy
+from tlkeras.strategies.compare import write_comparison
 from tlkeras.strategies.features import FeatureCache
 from tlkeras.strategies.features import compute_features
 from tlkeras.strategies.features import extractor_of
@@ -12,9 +22,16 @@ from tlkeras.strategies.fit_cached import fit_cached
 from tlkeras.strategies.head_training import fit_head
 
 __all__ = [
+    "STRATEGIES",
+    "Comparison",
     "FeatureCache",
+    "Run",
+    "Strategy",
+    "compare",
     "compute_features",
     "extractor_of",
     "fit_cached",
     "fit_head",
+    "register_strategy",
+    "write_comparison",
 ]

@@ -1,0 +1,98 @@
+"""`tlk.compare`: same budget and seeds; each row is the strategy alone."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import tlkeras as tlk
+from tests.helpers import image_data
+from tests.helpers import tiny_cnn
+
+X, Y = image_data(n=32, size=16, num_classes=3)
+XT, YT = image_data(n=24, size=16, num_classes=3, seed=5)
+STRATEGIES = ["linear_probe", "fine_tune", "lp_ft"]
+
+
+@pytest.fixture(scope="module")
+def base():
+    keras.utils.set_random_seed(11)
+    return tiny_cnn()
+
+
+@pytest.fixture(scope="module")
+def comparison(base, tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare")
+    table = tlk.compare(
+        STRATEGIES,
+        (X, Y),
+        (XT, YT),
+        base=base,
+        epochs=4,
+        lr=1e-2,
+        batch_size=8,
+        seeds=(0, 1),
+        out=str(out),
+        title="tiny",
+        log=lambda line: None,
+    )
+    return table, out
+
+
+def alone(base, name, seed):
+    """The strategy run by hand, as a user would, with the same seed."""
+    strategy = tlk.strategies.STRATEGIES[name]
+    keras.utils.set_random_seed(seed)
+    copy = keras.models.clone_model(base)
+    copy.set_weights(base.get_weights())
+    model = tlk.build_classifier(
+        copy, 3, head=strategy.head, freeze=strategy.freeze, bn=strategy.bn
+    )
+    strategy.train(
+        model, (X, Y), (XT, YT), epochs=4, lr=1e-2, batch_size=8, verbose=0
+    )
+    return tlk.evaluation.report(model, XT, YT)
+
+
+def test_rows_match_each_strategy_run_alone(base, comparison):
+    table, _ = comparison
+    assert [(r.strategy, r.seed) for r in table.rows] == [
+        (s, seed) for seed in (0, 1) for s in STRATEGIES
+    ]
+    for row in table.rows[:3]:
+        report = alone(base, row.strategy, row.seed)
+        assert row.accuracy == pytest.approx(report.metrics["accuracy"])
+        assert row.macro_f1 == pytest.approx(report.metrics["macro_f1"])
+    # The budget is the same: every run has 4 epochs of history.
+    assert all(len(r.history["loss"]) == 4 for r in table.rows)
+    # A linear probe trains the head only; fine-tuning the whole network.
+    params = {r.strategy: r.trainable_params for r in table.rows}
+    assert params["linear_probe"] < params["fine_tune"] == params["lp_ft"]
+
+
+def test_outputs_are_written(comparison):
+    table, out = comparison
+    written = json.loads((out / "results.json").read_text())
+    assert written["title"] == "tiny"
+    assert [s["strategy"] for s in written["summary"]] == STRATEGIES
+    assert all(s["seeds"] == 2 for s in written["summary"])
+    mean = np.mean([r.accuracy for r in table.rows if r.strategy == "lp_ft"])
+    assert written["summary"][2]["accuracy"] == pytest.approx(mean)
+    assert (out / "compare.png").read_bytes()[:4] == b"\x89PNG"
+    text = (out / "table.txt").read_text()
+    assert "range" in text and "linear_probe" in text and "macro F1" in text
+
+
+def test_bad_arguments(base):
+    with pytest.raises(ValueError, match="Unknown strategy 'lp-ft'"):
+        tlk.compare(["lp-ft"], (X, Y), (XT, YT), base=base)
+    with pytest.raises(ValueError, match="cannot be trained from scratch"):
+        tlk.compare(
+            ["scratch"],
+            (X, Y),
+            (XT, YT),
+            base="hub:/nowhere",
+            epochs=1,
+            log=lambda line: None,
+        )
