@@ -168,3 +168,61 @@ def test_bad_search_names_the_key(base):
         tlk.tuning.TransferHyperModel(
             base, 2, input_shape=(16, 16, 3), search={"dropout": (0.5, 0.1)}
         )
+
+
+def test_frozen_trials_build_only_their_head(data, base):
+    hm = tlk.tuning.TransferHyperModel(
+        base, 2, input_shape=(16, 16, 3), search={"head_layers": 0}
+    )
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("unfreeze", 0)
+    first, second = hm.build(hp), hm.build(hp)
+    # One frozen base serves every frozen-base trial; each has its own head.
+    assert first.base is second.base
+    assert first.head is not second.head
+    assert not first.base.trainable_variables
+    # A trial that trains the base gets a base of its own, so it can never
+    # move the shared one.
+    hp_unfrozen = keras_tuner.HyperParameters()
+    hp_unfrozen.Fixed("unfreeze", 1)
+    unfrozen = hm.build(hp_unfrozen)
+    assert unfrozen.base is not first.base
+    shared = values(first.base.weights)
+    (x, y), _ = data
+    unfrozen.fit(x, y, epochs=1, verbose=0)
+    assert_all_equal(shared, values(first.base.weights))
+    assert_all_equal(values(base.weights), shared)
+
+
+def test_cached_trial_equals_fitting_the_full_model(data):
+    """On a base with its preprocessing, a frozen trial trained on cached
+    features ends with the head that fitting the whole model gives."""
+    (x, y), val = data
+    x32 = np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)
+    hm = tlk.tuning.TransferHyperModel(
+        "mobilenet_v2",
+        2,
+        input_shape=(32, 32, 3),
+        weights=None,
+        base_kwargs={"alpha": 0.35},
+        # SGD: Adam's first steps divide by tiny second moments and turn
+        # float noise into visible differences.
+        search={
+            "unfreeze": 0,
+            "head_layers": 0,
+            "dropout": 0.0,
+            "l2": 0.0,
+            "optimizer": "sgd",
+            "learning_rate": 0.1,
+        },
+    )
+    hp = keras_tuner.HyperParameters()
+    cached = hm.build(hp)
+    assert cached.preprocessing is not None
+    plain = hm.build(hp)  # same space values; its own head
+    plain.head.set_weights(cached.head.get_weights())
+    hm.fit(hp, cached, x32, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    assert hm.feature_computations == 1
+    plain.fit(x32, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    for a, b in zip(values(cached.head.weights), values(plain.head.weights)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

@@ -199,9 +199,31 @@ class Head(keras.layers.Layer):
         pool = [self.pool] if self.pool is not None else []
         return pool + self.hidden + self.output_layers
 
+    def pool_features(self, features):
+        """The head's pooling alone (no weights): what the trainable layers
+        see. Cached-feature training stores this, which is much smaller
+        than the base's feature map.
+
+        Example:
+
+        >>> head = Linear().with_outputs(2)
+        >>> _ = head(keras.ops.ones((1, 3, 3, 4)))
+        >>> tuple(head.pool_features(keras.ops.ones((1, 3, 3, 4))).shape)
+        (1, 4)
+        """
+        return features if self.pool is None else self.pool(features)
+
+    def call_pooled(self, pooled, training=None):
+        """The head on already pooled features (`pool_features`)."""
+        return self._apply(pooled, self.hidden + self.output_layers, training)
+
     def call(self, inputs, training=None):
+        return self._apply(inputs, self._layers_in_order(), training)
+
+    @staticmethod
+    def _apply(inputs, layers, training):
         x = inputs
-        for layer in self._layers_in_order():
+        for layer in layers:
             if isinstance(
                 layer, (keras.layers.Dropout, keras.layers.BatchNormalization)
             ):

@@ -66,22 +66,34 @@ def compute_features(
     return (columns if several else columns[0]), np.concatenate(labels)
 
 
-def extractor_of(model: keras.Model) -> keras.Model:
-    """Inputs -> the base's features of a `TransferModel`, sharing its
-    layers (preprocessing included).
+def extractor_of(model: keras.Model, *, pooled: bool = True) -> keras.Model:
+    """Inputs -> the features a `TransferModel`'s head trains on, sharing
+    its layers: preprocessing, base and, with `pooled`, the head's own
+    weightless pooling (a `tlkeras.heads.Head`), so a cache holds vectors
+    rather than feature maps.
 
     Example:
 
     >>> import tlkeras as tlk
     >>> model = tlk.build_classifier(
-    ...     "mobilenet_v2", 2, input_shape=(32, 32, 3), weights=None,
+    ...     "mobilenet_v2", 2, input_shape=(64, 64, 3), weights=None,
     ...     base_kwargs={"alpha": 0.35})
+    >>> extractor_of(model, pooled=False).output_shape
+    (None, 2, 2, 1280)
     >>> extractor_of(model).output_shape
-    (None, 1, 1, 1280)
+    (None, 1280)
     """
     inputs = keras.Input(model.input_shape[1:], dtype=model.inputs[0].dtype)
     x = inputs if model.preprocessing is None else model.preprocessing(inputs)
-    return keras.Model(inputs, model.base(x))
+    x = model.base(x)
+    if pooled and is_pooling_head(model.head):
+        x = model.head.pool_features(x)
+    return keras.Model(inputs, x)
+
+
+def is_pooling_head(head) -> bool:
+    """Whether `head` is a tlkeras head that can train on pooled features."""
+    return hasattr(head, "pool_features") and hasattr(head, "call_pooled")
 
 
 class FeatureCache:

@@ -11,13 +11,30 @@ import keras
 import tensorflow as tf
 
 from tlkeras.callbacks import GroupLearningRates
+from tlkeras.strategies.features import is_pooling_head
 from tlkeras.training import GroupOptimizer
 from tlkeras.training import inner_optimizer
 
 
+class _PooledHead(keras.layers.Layer):
+    """A tlkeras head applied to features it already pooled (the cache of
+    `extractor_of` holds pooled vectors): the head's own layers, shared."""
+
+    def __init__(self, head, **kwargs):
+        super().__init__(name=f"{head.name}_on_pooled_features", **kwargs)
+        self.head = head
+
+    def call(self, inputs, training=None):
+        return self.head.call_pooled(inputs, training=training)
+
+    def compute_output_shape(self, input_shape):
+        return self.head.compute_output_shape(input_shape)
+
+
 def head_model(model: keras.Model, feature_shape) -> keras.Model:
     """Features -> the model's outputs, through the model's head layers
-    (shared, not copied), compiled as the model is.
+    (shared, not copied), compiled as the model is. Rank-2 features of a
+    tlkeras head are taken as already pooled (`extractor_of`).
 
     Example:
 
@@ -35,7 +52,11 @@ def head_model(model: keras.Model, feature_shape) -> keras.Model:
             "tlkeras model's `compile()` picks the task's loss and metrics)."
         )
     inputs = keras.Input(tuple(feature_shape), name="features")
-    head = keras.Model(inputs, model.head(inputs), name=f"{model.name}_head")
+    layer = model.head
+    base_rank = len(model.base.output_shape)
+    if len(feature_shape) == 1 and base_rank > 2 and is_pooling_head(layer):
+        layer = _PooledHead(layer)
+    head = keras.Model(inputs, layer(inputs), name=f"{model.name}_head")
     config = model.get_compile_config()
     options = {}
     for key in ("metrics", "weighted_metrics", "loss_weights"):

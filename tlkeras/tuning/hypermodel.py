@@ -6,15 +6,20 @@ from typing import Optional
 
 import keras
 
+from tlkeras import freezing
+from tlkeras.builders import TransferModel
 from tlkeras.builders import build_classifier
 from tlkeras.freezing import TrainTop
 from tlkeras.freezing import layer_groups
+from tlkeras.freezing import parse_policy
 from tlkeras.heads import MLP
 from tlkeras.heads import Linear
+from tlkeras.heads import resolve_head
 from tlkeras.strategies import FeatureCache
 from tlkeras.strategies import extractor_of
 from tlkeras.strategies import fit_head
 from tlkeras.strategies.features import split_validation
+from tlkeras.tasks import get_task
 from tlkeras.training import discriminative
 from tlkeras.tuning.search_space import DEFAULT_SPACE
 from tlkeras.tuning.search_space import check_search
@@ -122,7 +127,40 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
 
     def _model(self, head, freeze):
         """A classifier whose base has the pretrained weights, read from
-        disk only the first time in this process."""
+        disk only the first time in this process. Frozen-base trials share
+        one frozen base (and preprocessing): their build makes only the head
+        and the functional graph around it."""
+        frozen = self._trains_nothing(freeze)
+        shared = getattr(self, "_frozen_model", None)
+        if frozen and shared is not None:
+            model = TransferModel(
+                shared.base,
+                resolve_head(head).with_outputs(*self._outputs()),
+                preprocessing=shared.preprocessing,
+                input_shape=shared.input_shape_,
+                input_dtype=shared.inputs_dtype,
+                base_name=shared.base_name,
+                task=shared.task,
+                logits=shared.logits,
+                bn=shared.bn,
+            )
+            freezing.apply(model, "base")
+            return model
+        model = self._fresh_model(head, freeze)
+        if frozen and self.cache_features:
+            # Only frozen trials use it: no trial ever trains this base.
+            self._frozen_model = model
+        return model
+
+    def _outputs(self):
+        task = get_task("binary" if self.num_classes == 1 else "multiclass")
+        return self.num_classes, task.output_activation(False)
+
+    def _trains_nothing(self, freeze) -> bool:
+        policy = parse_policy(freeze)
+        return policy in (parse_policy("base"), TrainTop(0))
+
+    def _fresh_model(self, head, freeze):
         pretrained = _PRETRAINED.get(self._key())
         base, weights = self.base, self.weights
         if isinstance(base, keras.Model):
@@ -225,7 +263,9 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
                 label="validation",
                 **options,
             )
-        for key in ("shuffle", "steps_per_epoch", "validation_steps"):
+        # Step counts describe the original data, not the cached arrays;
+        # the order is the user's (`shuffle`, default True as in `fit`).
+        for key in ("steps_per_epoch", "validation_steps"):
             kwargs.pop(key, None)
         return fit_head(
             model,
@@ -233,6 +273,6 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
             validation=validation,
             batch_size=batch_size,
             callbacks=kwargs.pop("callbacks", None),
-            shuffle=True,
+            shuffle=kwargs.pop("shuffle", True),
             **kwargs,
         )
