@@ -193,9 +193,12 @@ def test_moved_module_is_found_again(image_module, tmp_path):
     model.save(path)
     new = str(tmp_path / "new")
     os.rename(old, new)
-    # Keras re-raises errors from `from_config` as TypeErrors; the message
-    # is ours.
-    with pytest.raises(TypeError, match="No TF-Hub module at .*old.*moved"):
+    # Our own error, not wrapped in Keras's TypeError (HubLayer has its own
+    # from_config).
+    with pytest.raises(
+        tlk.bases.HubModuleNotFoundError,
+        match="No TF-Hub module at .*old.*moved",
+    ):
         keras.saving.load_model(path)
     with tlk.bases.hub_relocations({old: new}):
         loaded = keras.saving.load_model(path)
@@ -326,3 +329,52 @@ def test_unfetchable_url_names_handle_and_cache(tmp_path, monkeypatch):
     message = str(error.value)
     assert url in message and str(tmp_path / "cache") in message
     assert "Name or service not known" in message
+
+
+UNTRUSTED_LOAD = """
+import sys
+import keras
+import tlkeras as tlk
+from tlkeras.bases import hub_layer
+
+path, handle = sys.argv[1], sys.argv[2]
+calls = []
+original = hub_layer.resolve_handle
+hub_layer.resolve_handle = lambda h: calls.append(h) or original(h)
+try:
+    keras.saving.load_model(path)
+except Exception as error:
+    assert "trusted_hub_handles" in str(error) and handle in str(error), error
+    print("refused", calls)
+else:
+    raise SystemExit("loaded an untrusted module under safe_mode")
+with tlk.bases.trusted_hub_handles([handle]):
+    keras.saving.load_model(path)
+print("trusted", len(calls))
+keras.saving.load_model(path, safe_mode=False)
+print("unsafe", len(calls))
+"""
+
+
+def test_untrusted_handles_are_refused_under_safe_mode(image_module, tmp_path):
+    """A `.keras` file from elsewhere (another process here) cannot make
+    load_model load a SavedModel the user has not trusted."""
+    import subprocess
+    import sys
+
+    model = tlk.build_classifier(
+        f"hub:{image_module}", num_classes=3, input_shape=(16, 16, 3)
+    )
+    path = str(tmp_path / "hub.keras")
+    model.save(path)
+    run = subprocess.run(
+        [sys.executable, "-c", UNTRUSTED_LOAD, path, str(image_module)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    lines = run.stdout.split("\n")
+    # Refused before the handle was resolved; then loaded when trusted.
+    assert "refused []" in lines
+    assert "trusted 1" in lines and "unsafe 2" in lines

@@ -191,3 +191,22 @@ def test_quiet_end_of_data_silences_only_that_warning():
         with ki.quiet_end_of_data(data, None):
             model.fit(data, epochs=2, verbose=0)
     assert not any("ran out of data" in str(w.message) for w in caught)
+
+
+def test_in_safe_mode_follows_load_model(tmp_path):
+    seen = []
+
+    @keras.saving.register_keras_serializable(package="tlkeras_test")
+    class Probe(keras.layers.Layer):
+        @classmethod
+        def from_config(cls, config):
+            seen.append(ki.in_safe_mode())
+            return cls(**config)
+
+    model = keras.Sequential([keras.Input((2,)), Probe()])
+    path = str(tmp_path / "probe.keras")
+    model.save(path)
+    keras.saving.load_model(path)
+    keras.saving.load_model(path, safe_mode=False)
+    assert seen == [True, False]
+    assert ki.in_safe_mode() is None  # outside any load

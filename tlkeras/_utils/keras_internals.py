@@ -206,6 +206,21 @@ def skip_single_replica_all_reduce(optimizer) -> None:
     optimizer._tlk_skips_all_reduce = True
 
 
+# === Saving ===
+
+
+def in_safe_mode():
+    """Whether the `.keras` load in progress runs in `safe_mode`: True
+    (the default), False (`safe_mode=False` or
+    `keras.config.enable_unsafe_deserialization()`), or None outside any
+    load (`serialization_lib.in_safe_mode`, what Keras's own `TFSMLayer`
+    and `Lambda` consult; Keras does not pass `safe_mode` to `from_config`).
+    """
+    from keras.src.saving import serialization_lib
+
+    return serialization_lib.in_safe_mode()
+
+
 # === Models ===
 
 

@@ -7,8 +7,10 @@ from tlkeras.bases.families import Family
 from tlkeras.bases.families import get_family
 from tlkeras.bases.group_rules import GroupRules
 from tlkeras.bases.hub_handles import HubModuleNotFoundError
+from tlkeras.bases.hub_handles import UntrustedHubHandleError
 from tlkeras.bases.hub_handles import hub_cache_dir
 from tlkeras.bases.hub_handles import hub_relocations
+from tlkeras.bases.hub_handles import trusted_hub_handles
 from tlkeras.bases.hub_layer import HubBatchNormalization
 from tlkeras.bases.hub_layer import HubBlock
 from tlkeras.bases.hub_layer import HubLayer
@@ -33,6 +35,7 @@ __all__ = [
     "HubLayer",
     "HubModuleNotFoundError",
     "ResolvedBase",
+    "UntrustedHubHandleError",
     "WeightsUnavailableError",
     "get_family",
     "get_spec",
@@ -41,4 +44,5 @@ __all__ = [
     "keras_cache_dir",
     "list_bases",
     "resolve_base",
+    "trusted_hub_handles",
 ]

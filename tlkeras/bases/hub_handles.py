@@ -5,14 +5,72 @@ import contextlib
 import os
 import tempfile
 from typing import Dict
+from typing import Iterable
 from typing import Iterator
 
 _RELOCATIONS: Dict[str, str] = {}
 _URL_PREFIXES = ("http://", "https://", "gs://")
+# Handles this process may load from a model file under `safe_mode`: those
+# the user passed to a HubLayer (or a "hub:" base) themselves, and those
+# named in `trusted_hub_handles`.
+_TRUSTED: set = set()
+_TRUSTED_SCOPES: list = []
 
 
 class HubModuleNotFoundError(FileNotFoundError):
     """A TF-Hub handle could not be found locally nor fetched."""
+
+
+class UntrustedHubHandleError(ValueError):
+    """A model file names a TF-Hub module the user has not said they trust,
+    and `safe_mode` is on."""
+
+
+def trust_handle(handle: str) -> None:
+    """Record that the user gave `handle` themselves (not a model file)."""
+    _TRUSTED.add(str(handle))
+
+
+def is_trusted(handle: str) -> bool:
+    """Whether `handle` may be loaded from a model file under `safe_mode`."""
+    handle = str(handle)
+    return handle in _TRUSTED or any(handle in s for s in _TRUSTED_SCOPES)
+
+
+@contextlib.contextmanager
+def trusted_hub_handles(handles: Iterable[str]) -> Iterator[None]:
+    """Let model files name these TF-Hub handles while loading under
+    `safe_mode`.
+
+    A TF-Hub module is a SavedModel, and a SavedModel can carry arbitrary
+    graph code: Keras's own `TFSMLayer` refuses to load one from a `.keras`
+    file under the default `safe_mode` for that reason, and so does
+    `tlkeras.bases.HubLayer`, unless the handle is one you passed to tlkeras
+    yourself in this process or one named here. (`safe_mode=False` or
+    `keras.config.enable_unsafe_deserialization()` trust every handle.)
+
+    Args:
+        handles: the handles (local paths or URLs) you trust.
+
+    Example:
+
+    >>> with trusted_hub_handles(["/models/mobilenet_v3"]):
+    ...     is_trusted("/models/mobilenet_v3")  # or keras.saving.load_model
+    True
+    >>> is_trusted("/models/mobilenet_v3")
+    False
+    """
+    if isinstance(handles, str):
+        raise TypeError(
+            "`handles` is a list of handles; wrap a single one in a list. "
+            f"Received: handles={handles!r}"
+        )
+    scope = {str(h) for h in handles}
+    _TRUSTED_SCOPES.append(scope)
+    try:
+        yield
+    finally:
+        _TRUSTED_SCOPES.remove(scope)
 
 
 def hub_cache_dir() -> str:

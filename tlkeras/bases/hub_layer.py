@@ -18,8 +18,11 @@ import tensorflow as tf
 
 from tlkeras._utils import keras_internals
 from tlkeras.bases.batch_norm import check_bn
+from tlkeras.bases.hub_handles import UntrustedHubHandleError
+from tlkeras.bases.hub_handles import is_trusted
 from tlkeras.bases.hub_handles import relocated
 from tlkeras.bases.hub_handles import resolve_handle
+from tlkeras.bases.hub_handles import trust_handle
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
@@ -98,7 +101,11 @@ class HubLayer(keras.layers.Layer):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         check_bn(bn)
+        # Given by the user, or let through by `from_config`'s check: a
+        # model file of this process may name it again (see from_config).
+        trust_handle(handle)
         self.handle = relocated(handle)
+        trust_handle(self.handle)
         self.signature = signature
         self.output_key = output_key
         self.arguments = dict(arguments or {})
@@ -257,6 +264,30 @@ class HubLayer(keras.layers.Layer):
                 f"{self.handle!r}. Its outputs: {sorted(outputs)}."
             )
         return outputs[self.output_key]
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None, safe_mode=None):
+        # Keras's rule for TFSMLayer: an external SavedModel named in a
+        # model file can run attacker-controlled graph code, so under
+        # safe_mode only handles the user trusts are loaded, and nothing is
+        # resolved or fetched before this check.
+        handle = str(config.get("handle"))
+        if safe_mode is None:
+            safe_mode = keras_internals.in_safe_mode()
+        if safe_mode is not False and not (
+            is_trusted(handle) or is_trusted(relocated(handle))
+        ):
+            raise UntrustedHubHandleError(
+                f"This model file names the TF-Hub module {handle!r}. A "
+                "TF-Hub module is a SavedModel, which can carry arbitrary "
+                "graph code, so under Keras's default safe_mode tlkeras "
+                "loads only modules you trust (as Keras's TFSMLayer does). "
+                "If you trust this file and module, load it inside `with "
+                f"tlkeras.bases.trusted_hub_handles([{handle!r}]):`, or "
+                "pass `safe_mode=False` to `keras.saving.load_model`, or "
+                "call `keras.config.enable_unsafe_deserialization()`."
+            )
+        return cls(**config)
 
     def get_config(self):
         config = super().get_config()
