@@ -1,5 +1,7 @@
 """A `LearningRateScheduler` that keeps per-group spreads."""
 
+import inspect
+
 import keras
 from keras import ops
 
@@ -33,14 +35,37 @@ class LearningRateScheduler(keras.callbacks.Callback):
             )
         self.schedule = schedule
         self.verbose = verbose
+        # Decided once, from the signature: retrying on TypeError would hide
+        # a TypeError raised inside a two-argument schedule.
+        self._takes_rate = _takes_two_arguments(schedule)
 
     def on_epoch_begin(self, epoch, logs=None):
         optimizer = inner_optimizer(self.model.optimizer)
         current = float(ops.convert_to_numpy(optimizer.learning_rate))
-        try:
+        if self._takes_rate:
             rate = self.schedule(epoch, current)
-        except TypeError:
+        else:
             rate = self.schedule(epoch)
         set_learning_rate(optimizer, float(rate))
         if self.verbose:
             print(f"\nEpoch {epoch + 1}: base learning rate {float(rate):g}.")
+
+
+def _takes_two_arguments(schedule) -> bool:
+    """Whether `schedule` takes `(epoch, lr)` (else `epoch` alone)."""
+    try:
+        parameters = inspect.signature(schedule).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
+    positional = [
+        p
+        for p in parameters
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    variadic = any(p.kind == p.VAR_POSITIONAL for p in parameters)
+    if not positional and not variadic:
+        raise TypeError(
+            "`schedule` must take the epoch (and optionally the current "
+            f"rate). Received: schedule={schedule!r} taking no arguments"
+        )
+    return variadic or len(positional) >= 2

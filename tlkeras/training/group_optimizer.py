@@ -163,9 +163,14 @@ class GroupOptimizer(keras.optimizers.MultiOptimizer):
             group = max(self.multipliers, key=self.multipliers.get)
             if self.multipliers[group] > 0:
                 return group, self.multipliers[group]
-        raise AttributeError(
-            "This GroupOptimizer's groups have independent learning rates; "
-            "set them on `optimizer.group_optimizers[name]`."
+        # Not an AttributeError: Keras's callbacks would read that as "no
+        # learning_rate attribute" and say something else entirely.
+        raise TypeError(
+            "This GroupOptimizer's groups have independent learning rates "
+            "(it was made by per_group with optimizers of different rates "
+            "or schedules), so it has no single base rate to read or set. "
+            "Set them on `optimizer.group_optimizers[name]`, or build it with "
+            "tlkeras.training.discriminative, whose groups share a base rate."
         )
 
     def get_config(self):
