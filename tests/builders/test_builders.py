@@ -18,6 +18,7 @@ def classifier():
         base_kwargs={"alpha": 0.35},
         head=tlk.heads.MLP(units=(16,), dropout=0.3, l2=1e-4),
         freeze=2,
+        bn="frozen",  # as for pretrained weights (random ones default to train)
     )
     x, y = image_data(n=16, size=32, num_classes=5)
     model.compile()
@@ -196,3 +197,33 @@ def test_quick_start_with_real_weights(mobilenet_v2_weights):
     assert [len(g.trainable_variables) for g in groups] == [0] * 6 + [4]
     table = tlk.summary(model, print_fn=lambda s: None)
     assert "164,613" in table and "410,208" in table
+
+
+def test_bn_policy_follows_the_weights():
+    """From random weights, the defaults train the whole base: frozen BN at
+    its initial statistics would keep every base weight where it is."""
+    keras.utils.set_random_seed(2)
+    model = tlk.build_classifier(
+        "mobilenet_v2",
+        3,
+        input_shape=(32, 32, 3),
+        weights=None,
+        base_kwargs={"alpha": 0.35},
+        freeze="none",
+    )
+    assert model.bn == "train"
+    convs = [
+        layer.kernel
+        for layer in model.base.layers
+        if isinstance(layer, keras.layers.Conv2D)
+    ]
+    before = [np.array(k) for k in convs]
+    x, y = image_data(n=16, size=32, num_classes=3)
+    model.compile()
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    moved = [not np.array_equal(b, np.array(k)) for b, k in zip(before, convs)]
+    assert all(moved)
+    # Pretrained weights (a file, or "imagenet") keep BN frozen by default;
+    # a keras.Model base is taken to be pretrained.
+    assert tlk.builders.build.default_bn("mobilenet_v2", "w.h5") == "frozen"
+    assert tlk.build_classifier(tiny_cnn(), 3).bn == "frozen"

@@ -22,7 +22,7 @@ def build_classifier(
     multi_label: bool = False,
     logits: bool = False,
     freeze="base",
-    bn: str = "frozen",
+    bn: Optional[str] = None,
     class_names: Optional[Sequence[str]] = None,
     name: Optional[str] = None,
 ) -> TransferModel:
@@ -53,7 +53,11 @@ def build_classifier(
             `UpTo(layer_name)` or `FreezeIf(predicate)`. Defaults to
             `"base"`.
         bn: `"frozen"` (BN statistics of the base never change) or
-            `"train"`. Defaults to `"frozen"`.
+            `"train"`. Defaults to `None`: `"frozen"` for pretrained
+            weights, `"train"` for a named base built with `weights=None`
+            (random weights have no statistics to protect: frozen at mean
+            0 and variance 1, a random MobileNetV2's features are about
+            1e-11 and not one of its weights would move).
         class_names: the class names, for exports and reports (e.g. a
             dataset's `.class_names`). Defaults to `None`.
         name: string, the model's name. Defaults to `None`.
@@ -117,7 +121,7 @@ def build_regressor(
     base_kwargs: Optional[dict] = None,
     head="linear",
     freeze="base",
-    bn: str = "frozen",
+    bn: Optional[str] = None,
     name: Optional[str] = None,
 ) -> TransferModel:
     """A regressor: a pretrained base and a head with linear outputs.
@@ -207,6 +211,8 @@ def _build(
     class_names=None,
 ):
     # Checked before the (slow) base is built.
+    if bn is None:
+        bn = default_bn(base, weights)
     freezing.check_bn(bn)
     freeze = freezing.parse_policy(freeze)
     resolved = resolve_base(
@@ -232,3 +238,17 @@ def _build(
     )
     freezing.apply(model, freeze, bn=bn)
     return model
+
+
+def default_bn(base, weights) -> str:
+    """The BatchNormalization policy that follows the weights: `"train"`
+    for a named base with random weights, else `"frozen"` (a `keras.Model`
+    or TF-Hub base is taken to be pretrained).
+
+    Example:
+
+    >>> default_bn("resnet50", None), default_bn("resnet50", "imagenet")
+    ('train', 'frozen')
+    """
+    named = isinstance(base, str) and not base.startswith("hub:")
+    return "train" if named and weights is None else "frozen"
