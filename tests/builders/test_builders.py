@@ -227,3 +227,19 @@ def test_bn_policy_follows_the_weights():
     # a keras.Model base is taken to be pretrained.
     assert tlk.builders.build.default_bn("mobilenet_v2", "w.h5") == "frozen"
     assert tlk.build_classifier(tiny_cnn(), 3).bn == "frozen"
+
+
+def test_flags_for_another_layer_count_warn_and_count():
+    model = tlk.build_classifier(tiny_cnn(), 3, freeze="none")
+    store = {}
+    model.save_own_variables(store)
+    flags = store["tlkeras_trainable_flags"]
+    before = [layer.trainable for layer in model._flatten_layers()]
+    store["tlkeras_trainable_flags"] = np.zeros(len(flags) - 1, "uint8")
+    with pytest.warns(UserWarning, match=rf"for {len(flags) - 1} layers but"):
+        model.load_own_variables(store)
+    assert [layer.trainable for layer in model._flatten_layers()] == before
+    # The matching count restores the flags silently.
+    store["tlkeras_trainable_flags"] = np.zeros(len(flags), "uint8")
+    model.load_own_variables(store)
+    assert not any(layer.trainable for layer in model._flatten_layers())

@@ -2,6 +2,7 @@
 
 import copy
 import inspect
+import warnings
 from typing import Optional
 
 import keras
@@ -196,7 +197,18 @@ class TransferModel(keras.Model):
         flags = np.asarray(store[_TRAINABLE_KEY]).astype(bool)
         layers = keras_internals.flatten_layers(self)
         if len(flags) != len(layers):
-            return  # another architecture's file: keep our own flags
+            # Weights that fit but flags that do not (a file of another
+            # tlkeras version, or of a model with other layers): say so.
+            warnings.warn(
+                f"The file's trainability flags are for {len(flags)} layers "
+                f"but model {self.name!r} has {len(layers)}: its weights were "
+                "loaded, its own flags kept, so it may not train the groups "
+                "it trained when saved. Apply your freeze policy again "
+                "(tlkeras.freezing.apply).",
+                UserWarning,
+                stacklevel=2,
+            )
+            return
         for layer, flag in zip(layers, flags):
             # The flag alone: the setter would cascade to sublayers.
             keras_internals.set_own_trainable(layer, flag)
