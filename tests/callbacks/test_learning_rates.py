@@ -62,3 +62,48 @@ def test_independent_group_rates_say_so():
     # ReduceLROnPlateau loops over `.optimizers` and keeps working.
     model.fit(X, Y, epochs=2, verbose=0, callbacks=[reduce])
     assert np.isfinite(model.optimizer.group_learning_rates()["head"])
+
+
+@pytest.mark.parametrize(
+    "optimizer_of, why",
+    [
+        (lambda m: keras.optimizers.Adam(1e-3), "without per-group rates"),
+        (
+            lambda m: tlk.training.discriminative(
+                m,
+                "adam",
+                lr=tlk.recipes.warmup_cosine(1e-2, 20, 4),
+            ),
+            "not schedules",
+        ),
+    ],
+)
+def test_warmup_is_refused_before_training_where_it_cannot_work(
+    optimizer_of, why
+):
+    model = tlk.build_classifier(tiny_cnn(), 3)
+    model.compile(optimizer=optimizer_of(model))
+    before = [np.array(w) for w in model.weights]
+    callback = tlk.callbacks.ProgressiveUnfreezing(
+        {0: "base", 1: "none"}, warmup_epochs=1, verbose=0
+    )
+    with pytest.raises(ValueError, match=why):
+        model.fit(X, Y, epochs=2, verbose=0, callbacks=[callback])
+    for a, b in zip(before, model.weights):
+        np.testing.assert_array_equal(a, np.array(b))  # not one step ran
+
+
+def test_predict_on_a_dataset_of_unknown_length_is_quiet():
+    import warnings
+
+    import tensorflow as tf
+
+    model = tlk.build_classifier(tiny_cnn(), 3)
+    data = tf.data.Dataset.from_tensor_slices(X).filter(lambda x: True)
+    data = data.batch(4)
+    assert int(data.cardinality()) == int(tf.data.UNKNOWN_CARDINALITY)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = model.predict(data, verbose=0)
+    assert out.shape == (16, 3)
+    assert not [w for w in caught if "ran out of data" in str(w.message)]

@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 
 from tlkeras._utils import keras_internals
-from tlkeras.bases.batch_norm import check_bn
+from tlkeras._utils.batch_norm import check_bn
 from tlkeras.bases.hub_handles import UntrustedHubHandleError
 from tlkeras.bases.hub_handles import is_trusted
 from tlkeras.bases.hub_handles import relocated

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from tlkeras._utils import keras_internals
-from tlkeras.callbacks.group_learning_rates import GroupLearningRates
+from tlkeras.callbacks import GroupLearningRates
 from tlkeras.tasks import get_task
 from tlkeras.training import GroupOptimizer
 from tlkeras.training import inner_optimizer
@@ -19,6 +19,7 @@ from tlkeras.training import sync_trainable
 _TRAINABLE_KEY = "tlkeras_trainable_flags"
 _FIT_SIGNATURE = inspect.signature(keras.Model.fit)
 _EVALUATE_SIGNATURE = inspect.signature(keras.Model.evaluate)
+_PREDICT_SIGNATURE = inspect.signature(keras.Model.predict)
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
@@ -169,6 +170,15 @@ class TransferModel(keras.Model):
             call.get("x"), call.get("steps")
         ):
             return super().evaluate(*args, **kwargs)
+
+    def predict(self, *args, **kwargs):
+        """`keras.Model.predict`, without Keras's spurious "ran out of
+        data" warning for datasets of unknown length."""
+        call = _PREDICT_SIGNATURE.bind(self, *args, **kwargs).arguments
+        with keras_internals.quiet_end_of_data(
+            call.get("x"), call.get("steps")
+        ):
+            return super().predict(*args, **kwargs)
 
     def make_train_function(self, force=False):
         # Keras reads `trainable` only when it traces: this is where any

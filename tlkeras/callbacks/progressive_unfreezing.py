@@ -6,6 +6,7 @@ from typing import Optional
 import keras
 
 from tlkeras import freezing
+from tlkeras._utils import keras_internals
 from tlkeras.training import GroupOptimizer
 from tlkeras.training import inner_optimizer
 from tlkeras.training import sync_trainable
@@ -35,10 +36,11 @@ class ProgressiveUnfreezing(keras.callbacks.Callback):
             head), `TrainGroups([...])`, `UpTo(layer_name)`, a predicate,
             or `"none"` (the whole base). What trains must grow with the
             epoch.
-        warmup_epochs: int, with a `GroupOptimizer`, ramp a newly unfrozen
-            group's learning rate linearly up to its own rate over this many
-            epochs (`(k + 1) / (warmup_epochs + 1)` of it in the `k`-th).
-            Defaults to `0`.
+        warmup_epochs: int, ramp a newly unfrozen group's learning rate
+            linearly up to its own rate over this many epochs (`(k + 1) /
+            (warmup_epochs + 1)` of it in the `k`-th). Needs an optimizer
+            from `tlkeras.training.discriminative` with float rates; any
+            other is refused when training begins. Defaults to `0`.
         verbose: int, 1 prints each change. Defaults to `1`.
 
     Example:
@@ -89,6 +91,7 @@ class ProgressiveUnfreezing(keras.callbacks.Callback):
     # === Callback ===
 
     def on_train_begin(self, logs=None):
+        self._check_warmup()
         groups = self._base_groups()
         names = [g.name for g in groups]
         previous = None
@@ -158,12 +161,32 @@ class ProgressiveUnfreezing(keras.callbacks.Callback):
     def _base_groups(self):
         return freezing.layer_groups(self.model)[:-1]
 
+    def _check_warmup(self):
+        # Refused before the first step rather than ignored or failing
+        # mid-fit: the ramp sets each group's rate as a multiple of the
+        # base rate, which needs tied, fixed (non-schedule) rates.
+        if not self.warmup_epochs:
+            return
+        optimizer = inner_optimizer(self.model.optimizer)
+        tied = isinstance(optimizer, GroupOptimizer) and optimizer.multipliers
+        fixed = tied and all(
+            keras_internals.has_fixed_learning_rate(o)
+            for o in optimizer.group_optimizers.values()
+        )
+        if not fixed:
+            raise ValueError(
+                f"warmup_epochs={self.warmup_epochs} ramps each unfrozen "
+                "group's rate up to its share of the base rate, so it needs "
+                "an optimizer from tlkeras.training.discriminative with "
+                "float rates (not schedules). Received: "
+                f"{type(self.model.optimizer).__name__}"
+                + ("" if tied else " without per-group rates tied to a base")
+                + ". Use warmup_epochs=0, or a schedule with warm-up "
+                "(tlkeras.recipes.warmup_cosine)."
+            )
+
     def _warm_up(self, epoch, groups):
         optimizer = inner_optimizer(self.model.optimizer)
-        if not isinstance(optimizer, GroupOptimizer) or not (
-            optimizer.multipliers
-        ):
-            return
         base = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
         for group in groups:
             start = self._first_epoch_of(group, groups)

@@ -5,9 +5,9 @@ Everything here sets `trainable` flags and nothing else;
 that was already trained (`tlkeras.TransferModel` calls it by itself).
 """
 
+from tlkeras._utils.batch_norm import BN_POLICIES
+from tlkeras._utils.batch_norm import check_bn
 from tlkeras._utils.deprecation import moved_names
-from tlkeras.bases.batch_norm import BN_POLICIES
-from tlkeras.bases.batch_norm import check_bn
 from tlkeras.freezing.groups import layer_groups
 from tlkeras.freezing.groups import split_into_groups
 from tlkeras.freezing.layer_group import LayerGroup

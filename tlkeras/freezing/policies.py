@@ -14,9 +14,9 @@ from typing import Union
 import keras
 
 from tlkeras._utils import keras_internals
+from tlkeras._utils.batch_norm import check_bn
 from tlkeras.bases import HubBatchNormalization
 from tlkeras.bases import HubLayer
-from tlkeras.bases.batch_norm import check_bn
 from tlkeras.freezing.groups import layer_groups
 from tlkeras.freezing.policy import PolicyLike
 from tlkeras.freezing.policy import UpTo

@@ -16,8 +16,10 @@ from tlkeras.strategies.compare import compare
 from tlkeras.strategies.compare import register_strategy
 from tlkeras.strategies.compare import write_comparison
 from tlkeras.strategies.features import FeatureCache
+from tlkeras.strategies.features import batches
 from tlkeras.strategies.features import compute_features
 from tlkeras.strategies.features import extractor_of
+from tlkeras.strategies.features import split_validation
 from tlkeras.strategies.fit_cached import fit_cached
 from tlkeras.strategies.head_training import fit_head
 
@@ -27,11 +29,13 @@ __all__ = [
     "FeatureCache",
     "Run",
     "Strategy",
+    "batches",
     "compare",
     "compute_features",
     "extractor_of",
     "fit_cached",
     "fit_head",
     "register_strategy",
+    "split_validation",
     "write_comparison",
 ]

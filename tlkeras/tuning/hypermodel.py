@@ -18,7 +18,7 @@ from tlkeras.heads import resolve_head
 from tlkeras.strategies import FeatureCache
 from tlkeras.strategies import extractor_of
 from tlkeras.strategies import fit_head
-from tlkeras.strategies.features import split_validation
+from tlkeras.strategies import split_validation
 from tlkeras.tasks import get_task
 from tlkeras.training import discriminative
 from tlkeras.tuning.search_space import DEFAULT_SPACE

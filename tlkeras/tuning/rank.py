@@ -11,8 +11,8 @@ import keras
 from tlkeras.bases import ApplicationPreprocessing
 from tlkeras.bases import get_spec
 from tlkeras.builders import build_feature_extractor
-from tlkeras.strategies.features import batches
-from tlkeras.strategies.features import compute_features
+from tlkeras.strategies import batches
+from tlkeras.strategies import compute_features
 from tlkeras.tuning.transferability import h_score
 from tlkeras.tuning.transferability import leep
 from tlkeras.tuning.transferability import logme
