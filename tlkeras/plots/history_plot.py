@@ -87,29 +87,10 @@ def history(
         axis.set_yscale("log")
         axis.set_ylabel("learning rate")
     for start in stages:
-        for axis in axes:
-            axis.axvline(start + 0.5, color="grey", linestyle=":", linewidth=1)
-        axes[0].annotate(
-            "stage",
-            (start + 0.5, 1.0),
-            xycoords=("data", "axes fraction"),
-            fontsize=8,
-            color="grey",
-            ha="left",
-            va="bottom",
-        )
+        _mark(axes, start, "stage", "grey", ":")
     for epoch, count in _transitions(logs):
-        for axis in axes:
-            axis.axvline(epoch + 0.5, color="tab:red", linestyle="-.", lw=1)
-        axes[0].annotate(
-            f"{count} base group{'' if count == 1 else 's'}",
-            (epoch + 0.5, 1.0),
-            xycoords=("data", "axes fraction"),
-            fontsize=8,
-            color="tab:red",
-            ha="left",
-            va="bottom",
-        )
+        label = f"{count} base group{'' if count == 1 else 's'}"
+        _mark(axes, epoch, label, "tab:red", "-.")
     for axis in axes:
         axis.grid(alpha=0.3)
         axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
@@ -119,6 +100,22 @@ def history(
         figure.suptitle(title)
     figure.tight_layout()
     return save_figure(figure, path)
+
+
+def _mark(axes, epoch, label, color, linestyle):
+    """A vertical line before the epoch at index `epoch` on every panel,
+    labelled above the first."""
+    for axis in axes:
+        axis.axvline(epoch + 0.5, color=color, linestyle=linestyle, lw=1)
+    axes[0].annotate(
+        label,
+        (epoch + 0.5, 1.0),
+        xycoords=("data", "axes fraction"),
+        fontsize=8,
+        color=color,
+        ha="left",
+        va="bottom",
+    )
 
 
 def transitions(history_or_histories) -> List[tuple]:

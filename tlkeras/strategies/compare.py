@@ -181,43 +181,29 @@ def _train_plain(
     )
 
 
-def _recipe(fine_tune_factor, **options):
+def _two_stage(recipe, first_stage, fine_tune_factor, **options):
+    """A recipe's two stages in `epochs`: half (at least one) for the
+    head, the rest at `lr * fine_tune_factor`."""
+
     def train(
         model, train_data, validation_data, *, epochs, lr, batch_size, verbose
     ):
         first, second = _split(epochs)
         _, kwargs = _fit_args(train_data, batch_size)
-        return recipes.fine_tune(
+        return recipe(
             model,
             train_data,
             validation_data,
-            head_epochs=first,
             fine_tune_epochs=second,
             lr=lr,
             fine_tune_lr=lr * fine_tune_factor,
             verbose=verbose,
+            **{first_stage: first},
             **options,
             **kwargs,
         )
 
     return train
-
-
-def _lp_ft(
-    model, train_data, validation_data, *, epochs, lr, batch_size, verbose
-):
-    first, second = _split(epochs)
-    _, kwargs = _fit_args(train_data, batch_size)
-    return recipes.lp_ft(
-        model,
-        train_data,
-        validation_data,
-        probe_epochs=first,
-        fine_tune_epochs=second,
-        lr=lr,
-        verbose=verbose,
-        **kwargs,
-    )
 
 
 STRATEGIES: Dict[str, Strategy] = {}
@@ -248,17 +234,17 @@ for _strategy in (
     ),
     Strategy(
         "fine_tune",
-        _recipe(0.1),
+        _two_stage(recipes.fine_tune, "head_epochs", 0.1),
         description="head for half the epochs, then everything at lr/10",
     ),
     Strategy(
         "lp_ft",
-        _lp_ft,
+        _two_stage(recipes.lp_ft, "probe_epochs", 0.01),
         description="linear probe for half the epochs, then all at lr/100",
     ),
     Strategy(
         "discriminative",
-        _recipe(0.5, lr_spread=100.0),
+        _two_stage(recipes.fine_tune, "head_epochs", 0.5, lr_spread=100.0),
         description="head, then lr/2 at the head spread 100x (fastai)",
     ),
     Strategy(
