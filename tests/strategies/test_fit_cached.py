@@ -166,3 +166,45 @@ def test_callbacks_act_on_the_full_model(tmp_path):
 def test_uncompiled_model_is_refused_as_keras_would():
     with pytest.raises(ValueError, match="must be compiled"):
         tlk.strategies.fit_cached(mobilenet(), X, Y, verbose=0)
+
+
+def test_save_at_end_writes_the_requested_epochs_values(tmp_path):
+    """The tuner's trials write their best-epoch checkpoint once, at the
+    end: it must hold that epoch's head and optimizer, not the last one's."""
+    model = mobilenet(seed=6)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    path = str(tmp_path / "epoch0.weights.h5")
+    snapshot = {}
+
+    class SaveFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                self.model.save_weights(path)
+                snapshot["head"] = values(model.head.weights)
+                snapshot["optimizer"] = values(model.optimizer.variables)
+            assert not os.path.exists(path)  # deferred
+
+    extractor = tlk.strategies.extractor_of(model)
+    features = extractor.predict(X, verbose=0)
+    tlk.strategies.fit_head(
+        model,
+        (features, Y),
+        epochs=3,
+        batch_size=8,
+        callbacks=[SaveFirstEpoch()],
+        save_at_end=True,
+        verbose=0,
+    )
+    final = values(model.head.weights)
+    assert_all_changed(snapshot["head"], final)
+    # The live model keeps its final values...
+    assert_all_equal(final, values(model.head.weights))
+    # ...and the file holds epoch 0's, optimizer state included.
+    restored = mobilenet(seed=6)
+    restored.compile(optimizer=keras.optimizers.Adam(1e-2))
+    restored.optimizer.build(restored.trainable_variables)
+    restored.load_weights(path)
+    assert_all_equal(snapshot["head"], values(restored.head.weights))
+    assert_all_equal(
+        snapshot["optimizer"], values(restored.optimizer.variables)
+    )

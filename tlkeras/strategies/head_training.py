@@ -74,6 +74,7 @@ def fit_head(
     batch_size: int = 32,
     callbacks=None,
     shuffle: bool = True,
+    save_at_end: bool = False,
     **fit_kwargs,
 ) -> keras.callbacks.History:
     """Fit `model`'s head on features.
@@ -86,6 +87,12 @@ def fit_head(
         batch_size: int, for arrays. Defaults to `32`.
         callbacks: callbacks; they see the full model. Defaults to `None`.
         shuffle: bool, for arrays. Defaults to `True`.
+        save_at_end: bool, write the callbacks' `save_weights` requests
+            once, when training ends (the latest request, with the values
+            of the epoch that made it) instead of at every request. The
+            base is frozen, so only the head and optimizer differ between
+            epochs; the tuner's trials use it (a checkpoint a trial reads
+            after it ends). Defaults to `False`.
         **fit_kwargs: passed to `fit` (`epochs`, `verbose`,
             `initial_epoch`, `class_weight`...).
 
@@ -99,7 +106,8 @@ def fit_head(
         x, y = train
         shape = x.shape[1:]
     head = head_model(model, shape)
-    wrapped = [_OnFullModel(c, model) for c in callbacks or []]
+    seen = _SaveAtEnd(model, head) if save_at_end else model
+    wrapped = [_OnFullModel(c, seen) for c in callbacks or []]
     if isinstance(inner_optimizer(model.optimizer), GroupOptimizer):
         wrapped.append(GroupLearningRates())
     if isinstance(x, tf.data.Dataset):
@@ -121,8 +129,52 @@ def fit_head(
             shuffle=shuffle,
             **fit_kwargs,
         )
+    if save_at_end:
+        seen.flush()
     history.set_model(model)
     return history
+
+
+class _SaveAtEnd:
+    """The full model as callbacks see it, with `save_weights` deferred:
+    each request snapshots the head's and the optimizer's values (small);
+    `flush` writes the latest request once, with those values, and puts
+    the current ones back. Everything else goes to the model."""
+
+    def __init__(self, model, head):
+        object.__setattr__(self, "_model", model)
+        object.__setattr__(self, "_head", head)
+        object.__setattr__(self, "_pending", None)
+
+    def _state(self):
+        optimizer = self._model.optimizer
+        extra = list(optimizer.variables) if optimizer is not None else []
+        return list(self._head.weights) + extra
+
+    def save_weights(self, filepath, *args, **kwargs):
+        values = [keras.ops.convert_to_numpy(v) for v in self._state()]
+        object.__setattr__(self, "_pending", (filepath, args, kwargs, values))
+
+    def flush(self):
+        if self._pending is None:
+            return
+        filepath, args, kwargs, values = self._pending
+        variables = self._state()
+        current = [keras.ops.convert_to_numpy(v) for v in variables]
+        for variable, value in zip(variables, values):
+            variable.assign(value)
+        try:
+            self._model.save_weights(filepath, *args, **kwargs)
+        finally:
+            for variable, value in zip(variables, current):
+                variable.assign(value)
+            object.__setattr__(self, "_pending", None)
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._model, name, value)
 
 
 class _OnFullModel(keras.callbacks.Callback):

@@ -274,5 +274,8 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
             batch_size=batch_size,
             callbacks=kwargs.pop("callbacks", None),
             shuffle=kwargs.pop("shuffle", True),
+            # KerasTuner reads the best epoch's checkpoint after the trial:
+            # one write at the end instead of one per improving epoch.
+            save_at_end=True,
             **kwargs,
         )
