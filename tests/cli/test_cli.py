@@ -57,3 +57,32 @@ def test_demo_fine_tuning_beats_scratch(tmp_path):
 def test_photo_demo_needs_the_assets(tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match="datasets/hymenoptera"):
         main(["demo", "--out", str(tmp_path), "--assets", str(tmp_path)])
+
+
+def test_every_option_says_what_it_does_and_its_default():
+    import argparse
+
+    from tlkeras.cli.main import _parser
+
+    commands = next(
+        a
+        for a in _parser()._actions
+        if isinstance(a, argparse._SubParsersAction)
+    )
+    for name, command in commands.choices.items():
+        text = " ".join(command.format_help().split())
+        for action in command._actions:
+            assert action.help, (name, action.dest)
+            if action.option_strings and action.default not in (
+                None,
+                False,
+                argparse.SUPPRESS,
+            ):
+                assert (
+                    f"(default: {action.default})"
+                    in text.replace("\n", " ").replace("  ", " ")
+                    or "default:" in action.help
+                ), (
+                    name,
+                    action.dest,
+                )

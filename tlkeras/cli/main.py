@@ -6,6 +6,46 @@ import sys
 from typing import Optional
 from typing import Sequence
 
+# What an option does, for the options whose definition below leaves it
+# out because it means the same in every command.
+_OPTION_HELP = {
+    "seed": "random seed (splits, shuffling, initialisation)",
+    "verbose": "Keras progress: 0 silent, 1 progress bar, 2 a line an epoch",
+    "epochs": "training epochs (all stages together)",
+    "lr": "learning rate of the head (the base's follow the strategy)",
+    "batch_size": "examples per batch",
+    "image_size": "images are resized to this square size, in pixels",
+    "validation_split": "fraction of --data held out for validation",
+    "augment": "random augmentation preset for the training images",
+    "strategy": "how to train: feature_extraction (frozen base), "
+    "fine_tune (head, then the whole base) or lp_ft (linear probe, then "
+    "everything at a low rate)",
+    "input_dtype": "dtype of the exported model's raw input",
+    "overwrite": "replace an existing export",
+    "quantize": "LiteRT quantization",
+    "split": "tfds split to evaluate on, e.g. 'test'",
+    "text_column": "CSV/TSV column of the texts (name or number)",
+    "label_column": "CSV/TSV column of the labels (name or number)",
+    "out": "folder for the results",
+    "family": "only bases of this keras.applications family",
+}
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option shows its default, unless it has none worth showing."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "%(default)" in text or action.default in (
+            None,
+            False,
+            argparse.SUPPRESS,
+        ):
+            return text
+        if not action.option_strings:
+            return text
+        return text + " (default: %(default)s)"
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -13,6 +53,16 @@ def _parser() -> argparse.ArgumentParser:
         description="Transfer learning for Keras 3.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_commands(commands)
+    for command in commands.choices.values():
+        command.formatter_class = _HelpFormatter
+        for action in command._actions:
+            if not action.help and action.dest in _OPTION_HELP:
+                action.help = _OPTION_HELP[action.dest]
+    return parser
+
+
+def _add_commands(commands) -> None:
 
     demo = commands.add_parser(
         "demo",
@@ -32,8 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--assets",
         default=os.environ.get("TLKERAS_ASSETS"),
-        help="assets folder with weights/ and datasets/ "
-        "(default: $TLKERAS_ASSETS)",
+        help="assets folder with weights/ and datasets/ (default: "
+        "$TLKERAS_ASSETS)",
     )
     demo.add_argument(
         "--labels-per-class",
@@ -48,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=2,
         choices=(0, 1, 2),
-        help="Keras fit verbosity (default 2: a line an epoch)",
+        help="Keras fit verbosity: 0 silent, 1 progress bar, 2 a line an epoch",
     )
 
     export = commands.add_parser(
@@ -174,7 +224,6 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="only bases of this keras.applications family",
     )
-    return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
