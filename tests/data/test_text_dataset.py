@@ -103,3 +103,31 @@ def test_text_module_trains_on_a_text_dataset(tmp_path):
     assert history.history["loss"][-1] < history.history["loss"][0]
     probabilities = model.predict(np.array(texts, object), verbose=0)
     assert probabilities.argmax(1).tolist() == [1, 0, 1, 0]
+
+
+def test_blank_lines_are_counted_and_said(tmp_path):
+    path = tmp_path / "blank.csv"
+    path.write_text("text,label\nhi,ham\n\nwin,spam\n\n\nok,ham\n")
+    with pytest.warns(UserWarning, match=r"Skipped 3 blank line\(s\).*3, 5, 6"):
+        ds = tlk.data.text_dataset(str(path), shuffle=False)
+    assert sum(int(b[1].shape[0]) for b in ds) == 3
+
+
+def test_a_header_read_by_column_number_is_refused(tmp_path):
+    path = tmp_path / "header.csv"
+    rows = ["label,text"] + [
+        f"{'spam' if i % 3 else 'ham'},msg {i}" for i in range(9)
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(ValueError, match="looks like a header.*'label'"):
+        tlk.data.text_dataset(str(path), text_column=1, label_column=0)
+    skipped = tlk.data.text_dataset(
+        str(path), text_column=1, label_column=0, header=True, shuffle=False
+    )
+    assert skipped.class_names == ["ham", "spam"]
+    kept = tlk.data.text_dataset(
+        str(path), text_column=1, label_column=0, header=False, shuffle=False
+    )
+    assert kept.class_names == ["ham", "label", "spam"]
+    with pytest.raises(ValueError, match="need a header row"):
+        tlk.data.text_dataset(str(path), header=False)

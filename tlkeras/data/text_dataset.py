@@ -3,6 +3,7 @@ tensorflow-datasets, for models on TF-Hub text modules."""
 
 import csv
 import os
+import warnings
 from typing import List
 from typing import Optional
 from typing import Union
@@ -30,6 +31,7 @@ def text_dataset(
     text_column: Column = "text",
     label_column: Column = "label",
     delimiter: Optional[str] = None,
+    header: Optional[bool] = None,
     cache: bool = False,
 ):
     """A batched `tf.data.Dataset` of `(texts, labels)`.
@@ -46,7 +48,8 @@ def text_dataset(
       (ints). The delimiter is a tab for `.tsv` files and files whose first
       line holds a tab, else a comma. Tab-separated files are read without
       quote processing (a `"` is text, as in most TSV corpora: CSV quoting
-      would silently merge lines), comma-separated ones with CSV quoting;
+      would silently merge lines), comma-separated ones with CSV quoting.
+      Blank lines are skipped with a warning that counts them;
     - `"tfds:<name>[/<config>]"`, a tensorflow-datasets text dataset with
       supervised keys (e.g. `"tfds:imdb_reviews"`);
     - a tuple `(texts, labels)` of arrays or lists.
@@ -66,6 +69,11 @@ def text_dataset(
         label_column: column name or index of the labels. Defaults to
             `"label"`.
         delimiter: string or `None` (guess, as above). Defaults to `None`.
+        header: bool, whether the file's first row is a header. Defaults
+            to `None`: yes when columns are picked by name; with column
+            numbers, a first row whose label appears on no other row is
+            refused as a probable header (pass `header=True` to skip it,
+            `False` to keep it as an example).
         cache: bool, cache the examples in memory. Defaults to `False`.
 
     Example:
@@ -85,7 +93,7 @@ def text_dataset(
             texts, raw_labels = _from_arrays(source)
         elif isinstance(source, (str, os.PathLike)):
             texts, raw_labels = _from_file(
-                source, text_column, label_column, delimiter
+                source, text_column, label_column, delimiter, header
             )
         else:
             raise TypeError(
@@ -129,7 +137,7 @@ def _from_arrays(source):
     return texts, labels
 
 
-def _from_file(path, text_column, label_column, delimiter):
+def _from_file(path, text_column, label_column, delimiter, header=None):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(
@@ -144,19 +152,36 @@ def _from_file(path, text_column, label_column, delimiter):
         f.seek(0)
         quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
         rows = list(csv.reader(f, delimiter=delimiter, quoting=quoting))
+    blank = [i + 1 for i, row in enumerate(rows) if not row]
+    if blank:
+        shown = ", ".join(str(n) for n in blank[:5])
+        warnings.warn(
+            f"Skipped {len(blank)} blank line(s) in {path!r} (line "
+            f"{shown}{', ...' if len(blank) > 5 else ''}).",
+            UserWarning,
+            stacklevel=3,
+        )
     rows = [row for row in rows if row]
     if not rows:
         raise ValueError(f"{path!r} holds no rows.")
     by_name = isinstance(text_column, str) or isinstance(label_column, str)
-    header: List[str] = rows.pop(0) if by_name else []
+    if header is None:
+        header = by_name or _looks_like_header(rows, label_column, path)
+    elif by_name and not header:
+        raise ValueError(
+            "Columns picked by name need a header row: pass column numbers "
+            f"or header=True. Received: header=False, text_column="
+            f"{text_column!r}, label_column={label_column!r}"
+        )
+    names: List[str] = rows.pop(0) if header else []
     columns = [
-        _column_index(c, header, path, which)
+        _column_index(c, names, path, which)
         for c, which in ((text_column, "text"), (label_column, "label"))
     ]
     width = max(columns) + 1
     short = [i for i, row in enumerate(rows) if len(row) < width]
     if short:
-        line = short[0] + (2 if by_name else 1)
+        line = short[0] + (2 if header else 1)
         raise ValueError(
             f"{path!r} line {line} has fewer than {width} columns "
             f"(delimiter {delimiter!r}): {rows[short[0]]!r}"
@@ -164,6 +189,24 @@ def _from_file(path, text_column, label_column, delimiter):
     texts = np.asarray([row[columns[0]] for row in rows], dtype=object)
     labels = np.asarray([row[columns[1]] for row in rows])
     return texts, labels
+
+
+def _looks_like_header(rows, label_column, path) -> bool:
+    """Refuse (rather than guess) a first row that looks like a header when
+    columns are given by number: its label appears on no other row."""
+    if len(rows) < 3 or label_column >= len(rows[0]):
+        return False
+    first = rows[0][label_column]
+    if any(
+        len(row) > label_column and row[label_column] == first
+        for row in rows[1:]
+    ):
+        return False
+    raise ValueError(
+        f"The first row of {path!r} looks like a header: its label "
+        f"{first!r} appears on no other row. Pass header=True to skip it, "
+        "or header=False to keep it as an example."
+    )
 
 
 def _column_index(column, header, path, which) -> int:
