@@ -41,7 +41,7 @@ def trained(folder, tmp_path_factory):
             "--image-size",
             "32",
             "--epochs",
-            "2",
+            "4",
             "--batch-size",
             "8",
             "--verbose",
@@ -58,6 +58,11 @@ def test_train_writes_model_and_report(trained, capsys):
     assert report["strategy"] == "fine_tune"
     assert set(report["validation"]) >= {"loss", "accuracy"}
     assert (trained / "model.keras").is_file()
+    # The best epoch's weights are kept (lowest validation loss), as
+    # EarlyStopping(restore_best_weights=True) would, across both stages.
+    losses = report["history"]["val_loss"]
+    assert report["best_epoch"] == int(np.argmin(losses)) + 1
+    assert report["validation"]["loss"] == pytest.approx(min(losses), rel=1e-4)
 
 
 def test_evaluate_prints_metrics(trained, folder, capsys):

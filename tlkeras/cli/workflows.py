@@ -112,6 +112,8 @@ def train(args) -> int:
         class_names=train_data.class_names,
     )
     start = time.perf_counter()
+    # As EarlyStopping(restore_best_weights=True), across both stages.
+    best = tlk.callbacks.BestWeights("val_loss")
     history = tlk.recipes.run_strategy(
         model,
         args.strategy,
@@ -120,7 +122,9 @@ def train(args) -> int:
         epochs=args.epochs,
         lr=args.lr,
         verbose=args.verbose,
+        callbacks=[best],
     )
+    best_epoch = best.restore()
     seconds = time.perf_counter() - start
     final = model.evaluate(val_data, return_dict=True, verbose=0)
     os.makedirs(args.out, exist_ok=True)
@@ -132,6 +136,7 @@ def train(args) -> int:
         "classes": train_data.class_names,
         "epochs": args.epochs,
         "seconds": round(seconds, 1),
+        "best_epoch": None if best_epoch is None else best_epoch + 1,
         "validation": {k: float(v) for k, v in final.items()},
         "history": {
             k: [float(v) for v in values]
@@ -142,6 +147,8 @@ def train(args) -> int:
         os.path.join(args.out, "report.json"), json.dumps(report, indent=2)
     )
     print(f"\n{'base':12} {args.base}\n{'strategy':12} {args.strategy}")
+    if best_epoch is not None:
+        print(f"{'best epoch':12} {best_epoch + 1} (lowest val loss; saved)")
     for key, value in final.items():
         print(f"{'val ' + key:12} {value:.4f}")
     print(f"{'seconds':12} {seconds:.1f}\nsaved        {args.out}/model.keras")
