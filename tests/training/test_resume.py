@@ -1,6 +1,9 @@
 """Per-group optimizer state survives saving; resumed runs match."""
 
+import os
+
 import keras
+import numpy as np
 import pytest
 
 import tlkeras as tlk
@@ -14,8 +17,8 @@ X, Y = image_data(n=32, size=16)
 EPOCHS = 4
 
 
-def fresh_model():
-    keras.utils.set_random_seed(11)
+def fresh_model(seed=11):
+    keras.utils.set_random_seed(seed)
     model = tlk.build_classifier(tiny_cnn(), 3, freeze="none", bn="train")
     model.compile(
         optimizer=tlk.training.discriminative(model, "adam", lr=(1e-4, 1e-2))
@@ -41,7 +44,8 @@ def test_keras_file_resume_matches(uninterrupted, tmp_path):
     model.save(tmp_path / "mid.keras")
     loaded = keras.saving.load_model(tmp_path / "mid.keras")
     assert isinstance(loaded.optimizer, tlk.training.GroupOptimizer)
-    fit(loaded, initial_epoch=2)
+    history = fit(loaded, initial_epoch=2)
+    assert history.epoch == [2, 3]
     weights, optimizer_state = uninterrupted
     assert_all_equal(weights, values(loaded.weights))
     assert_all_equal(optimizer_state, values(loaded.optimizer.variables))
@@ -55,8 +59,16 @@ def test_backup_and_restore_resume_matches(uninterrupted, tmp_path):
             model,
             callbacks=[keras.callbacks.BackupAndRestore(backup), Interrupt(1)],
         )
-    resumed = fresh_model()  # a new process would start from scratch
-    fit(resumed, callbacks=[keras.callbacks.BackupAndRestore(backup)])
+    assert os.listdir(backup)  # the backup existed before the resume
+    # Another seed: only the restored state can make it end bit-identical
+    # (a plain rerun from this seed would not).
+    resumed = fresh_model(seed=99)
+    assert not all(
+        np.array_equal(a, b)
+        for a, b in zip(values(resumed.weights), values(fresh_model().weights))
+    )
+    history = fit(resumed, callbacks=[keras.callbacks.BackupAndRestore(backup)])
+    assert history.epoch == [2, 3]  # only the remaining epochs ran
     assert_all_equal(uninterrupted[0], values(resumed.weights))
 
 
@@ -69,5 +81,6 @@ def test_model_checkpoint_resume_matches(uninterrupted, tmp_path):
             callbacks=[keras.callbacks.ModelCheckpoint(path), Interrupt(2)],
         )
     resumed = keras.saving.load_model(tmp_path / "epoch3.keras")
-    fit(resumed, initial_epoch=3)
+    history = fit(resumed, initial_epoch=3)
+    assert history.epoch == [3]
     assert_all_equal(uninterrupted[0], values(resumed.weights))
