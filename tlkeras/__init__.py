@@ -4,8 +4,9 @@ The names most users need are here; each subpackage (`tlkeras.bases`,
 `tlkeras.heads`, `tlkeras.freezing`, ...) lists the rest in its `__all__`.
 The subpackages are layered, each importing only from those below it:
 `bases | heads | data | tasks` <- `freezing` <- `training` <-
-`callbacks | recipes | evaluation` <- `builders` <- `tuning | export` <-
-`demo` <- `cli` (checked by `lint-imports`, the contract in setup.cfg).
+`callbacks | recipes | evaluation | plots` <- `builders` <- `strategies` <-
+`tuning | export` <- `demo` <- `cli` (checked by `lint-imports`, the
+contract in setup.cfg).
 """
 
 import os as _os
