@@ -44,8 +44,8 @@ SCRIPT = textwrap.dedent(
         for a, b in zip(one, two)
     )
     print("max relative difference", worst)
-    for a, b in zip(one, two):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    # Measured about 3e-6; asserted with a 3x margin, no looser.
+    assert worst < 1e-5, worst
     print("OK")
     """
 )
