@@ -61,6 +61,12 @@ def test_validation_split_is_disjoint_and_seeded(folder):
         )
     (xt, _), (xv, _) = collect(train), collect(val)
     assert len(xt) + len(xv) == 7 and len(xv) == 2
+    # Every file has its own constant value: the two sides hold different
+    # files, and together all of them.
+    train_files = {round(float(v)) for v in xt[:, 0, 0, 0]}
+    val_files = {round(float(v)) for v in xv[:, 0, 0, 0]}
+    assert not train_files & val_files
+    assert train_files | val_files == {0, 1, 2, 40, 41, 42, 90}
     with pytest.warns(UserWarning):
         again = tlk.data.image_dataset(
             folder,
@@ -141,3 +147,24 @@ def test_errors(tmp_path):
         )
     with pytest.raises(ValueError, match="augment='heavy'"):
         tlk.data.augmentation_layers("heavy")
+
+
+def test_a_jpeg_broken_past_its_header_is_dropped_not_fatal(tmp_path):
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for i in range(2):
+            image = rng.integers(0, 256, (64, 64, 3)).astype("uint8")
+            data = tf.io.encode_jpeg(image).numpy()
+            (tmp_path / name / f"{i}.jpg").write_bytes(data)
+    whole = (tmp_path / "b" / "1.jpg").read_bytes()
+    # A valid header and the start of the scan, then nothing: the file is
+    # recognised as a JPEG, and only decoding finds it broken.
+    (tmp_path / "b" / "1.jpg").write_bytes(whole[: len(whole) // 3])
+    assert tf.io.is_jpeg(whole[: len(whole) // 3])
+    ds = tlk.data.image_dataset(
+        str(tmp_path), image_size=(16, 16), batch_size=2, shuffle=False
+    )
+    images, labels = collect(ds)  # a whole pass, no exception
+    assert labels.tolist() == [0, 0, 1]
+    assert images.shape == (3, 16, 16, 3)
