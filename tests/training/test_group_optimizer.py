@@ -224,8 +224,16 @@ def test_mixed_precision_wraps_the_group_optimizer():
             )
         )
         assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+        # What the policy changes: float16 compute, float32 variables and
+        # float32 outputs (the head's last activation), a loss scale
+        # (built with the optimizer, on the first step).
+        conv = model.base.get_layer("conv_a")
+        assert conv.compute_dtype == "float16"
+        assert conv.kernel.dtype == "float32"
+        assert model.output.dtype == "float32"
         before = values(model.trainable_variables)
         history = fit(model)
+        assert float(model.optimizer.dynamic_scale) > 1.0
         assert np.isfinite(history.history["loss"]).all()
         assert "lr/head" in history.history
         assert_all_changed(before, values(model.trainable_variables))
@@ -263,6 +271,40 @@ def test_class_and_sample_weights_and_validation_work():
     )
     assert "val_accuracy" in history.history
     model.fit(X, Y, sample_weight=np.linspace(0, 1, 32), verbose=0)
+
+
+def test_class_weights_act_as_their_sample_weights():
+    weights = {0: 1.0, 1: 3.0, 2: 0.2}
+    by_class, by_sample = model_pair()
+    plain, _ = model_pair()
+    for model in (by_class, by_sample, plain):
+        model.compile(
+            optimizer=tlk.training.discriminative(model, "sgd", lr=(1e-3, 1e-1))
+        )
+    fit(by_class, class_weight=weights)
+    fit(by_sample, sample_weight=np.array([weights[int(y)] for y in Y]))
+    fit(plain)
+    for a, b in zip(values(by_class.weights), values(by_sample.weights)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    head = [v.path for v in by_class.head.trainable_weights]
+    moved = [
+        not np.allclose(a, b)
+        for v, a, b in zip(
+            by_class.weights, values(by_class.weights), values(plain.weights)
+        )
+        if v.path in head
+    ]
+    assert moved and all(moved)  # the weights changed the training
+
+
+def test_zero_sample_weights_leave_every_weight_alone():
+    model, _ = model_pair()
+    model.compile(
+        optimizer=tlk.training.discriminative(model, "adam", lr=(1e-3, 1e-2))
+    )
+    before = values(model.trainable_variables)
+    fit(model, sample_weight=np.zeros(len(Y)))
+    assert_all_equal(before, values(model.trainable_variables))
 
 
 def test_errors_name_the_groups():

@@ -232,6 +232,15 @@ class Head(keras.layers.Layer):
                 x = layer(x)
         return x
 
+    def compute_output_spec(self, inputs, training=None):
+        # Keras would give the symbolic output this layer's compute dtype
+        # (float16 under mixed precision), but the output activation runs
+        # in float32: say what `call` returns.
+        last = self.output_layers[-1] if self.output_layers else self
+        return keras.KerasTensor(
+            self.compute_output_shape(inputs.shape), dtype=last.compute_dtype
+        )
+
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)
         if len(shape) > 2:
