@@ -118,12 +118,13 @@ class TransferModel(keras.Model):
         for `binary` and `multilabel`; mean squared error and mean absolute
         error for `regression` (`from_logits` follows the model).
         """
+        task = get_task(self.task)
         if optimizer == "auto":
             optimizer = keras.optimizers.Adam(1e-3)
         if loss == "auto":
-            loss = self._default_loss()
+            loss = task.loss(self.logits)
         if metrics == "auto":
-            metrics = self._default_metrics()
+            metrics = task.metrics(self.logits)
         super().compile(
             optimizer=optimizer, loss=loss, metrics=metrics, **kwargs
         )
@@ -135,12 +136,6 @@ class TransferModel(keras.Model):
         self.compile(**config)
         if self.built:
             self.optimizer.build(self.trainable_variables)
-
-    def _default_loss(self):
-        return get_task(self.task).loss(self.logits)
-
-    def _default_metrics(self):
-        return get_task(self.task).metrics(self.logits)
 
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`; with a per-group optimizer it also logs each
