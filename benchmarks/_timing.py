@@ -1,9 +1,10 @@
-"""Timing and memory helpers shared by the benchmark scripts."""
+"""Timing, memory and asset helpers shared by the benchmark scripts."""
 
 import gc
 import os
 import statistics
 import time
+from pathlib import Path
 
 
 def fit_seconds(model, x, y=None, *, epochs=1, batch_size=32) -> float:
@@ -27,3 +28,12 @@ def rss_mib() -> float:
     with open("/proc/self/statm") as f:
         pages = int(f.read().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def add_assets_argument(parser) -> None:
+    """`--assets`: the shared assets folder (default `$TLKERAS_ASSETS`, else
+    `../shared/assets` beside the checkout)."""
+    default = Path(__file__).resolve().parents[2] / "shared" / "assets"
+    parser.add_argument(
+        "--assets", default=os.environ.get("TLKERAS_ASSETS") or default
+    )

@@ -27,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _timing import add_assets_argument  # noqa: E402
 
 import tlkeras as tlk  # noqa: E402
 
@@ -121,10 +122,7 @@ def run(kind, weights, x, y, epochs):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = Path(__file__).resolve().parents[2] / "shared" / "assets"
-    parser.add_argument(
-        "--assets", default=os.environ.get("TLKERAS_ASSETS") or default
-    )
+    add_assets_argument(parser)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--images", type=int, default=512)
     args = parser.parse_args()

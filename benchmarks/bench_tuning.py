@@ -29,6 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import keras_tuner  # noqa: E402
 import numpy as np  # noqa: E402
+from _timing import add_assets_argument  # noqa: E402
 from _timing import median_ratio  # noqa: E402
 
 import tlkeras as tlk  # noqa: E402
@@ -108,10 +109,7 @@ def search_seconds(hypermodel, data, trials, epochs) -> float:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = Path(__file__).resolve().parents[2] / "shared" / "assets"
-    parser.add_argument(
-        "--assets", default=os.environ.get("TLKERAS_ASSETS") or default
-    )
+    add_assets_argument(parser)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=3)
