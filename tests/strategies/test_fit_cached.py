@@ -11,6 +11,7 @@ from tests.helpers import assert_all_changed
 from tests.helpers import assert_all_equal
 from tests.helpers import image_data
 from tests.helpers import values
+from tlkeras.builders.head_checkpoint import is_head_checkpoint
 
 X, Y = image_data(n=24, size=32, num_classes=3)
 XV, YV = image_data(n=8, size=32, num_classes=3, seed=1)
@@ -110,6 +111,7 @@ def test_refuses_augmented_data_unless_copies_are_asked(tmp_path):
         augment_copies=2,
         batch_size=8,
         callbacks=[Count()],
+        steps_per_execution=1,  # batch callbacks at every batch
         verbose=0,
     )
     assert len(batches) == 2 * len(X) // 8  # two augmented passes cached
@@ -163,18 +165,40 @@ def test_callbacks_act_on_the_full_model(tmp_path):
     )
 
 
+def test_steps_per_execution_default_and_errors():
+    """Several head steps per graph call unless the model's compile chose;
+    batch callbacks then see every that-many batches, as Keras documents."""
+    model = mobilenet()
+    head = tlk.strategies.head_training.head_steps_per_execution
+    model.compile()
+    assert head(model) == tlk.strategies.head_training.HEAD_STEPS_PER_EXECUTION
+    model.compile(steps_per_execution=3)
+    assert head(model) == 3 and head(model, 1) == 1
+    for bad in (0, 2.0, True):
+        with pytest.raises(ValueError, match="steps_per_execution="):
+            tlk.strategies.fit_cached(
+                model, X, Y, steps_per_execution=bad, verbose=0
+            )
+
+
 def test_uncompiled_model_is_refused_as_keras_would():
     with pytest.raises(ValueError, match="must be compiled"):
         tlk.strategies.fit_cached(mobilenet(), X, Y, verbose=0)
 
 
-def test_save_at_end_writes_the_requested_epochs_values(tmp_path):
+def test_head_checkpoints_hold_the_requested_epochs_values(tmp_path):
     """The tuner's trials write their best-epoch checkpoint once, at the
-    end: it must hold that epoch's head and optimizer, not the last one's."""
+    end, head only: it must hold that epoch's head and optimizer, not the
+    last one's, and restore into a full model with the same base."""
     model = mobilenet(seed=6)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     path = str(tmp_path / "epoch0.weights.h5")
     snapshot = {}
+    other = str(tmp_path / "other.weights.h5")
+
+    class SaveEveryEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.save_weights(other)
 
     class SaveFirstEpoch(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -186,15 +210,18 @@ def test_save_at_end_writes_the_requested_epochs_values(tmp_path):
 
     extractor = tlk.strategies.extractor_of(model)
     features = extractor.predict(X, verbose=0)
+    first = SaveFirstEpoch()
     tlk.strategies.fit_head(
         model,
         (features, Y),
         epochs=3,
         batch_size=8,
-        callbacks=[SaveFirstEpoch()],
-        save_at_end=True,
+        callbacks=[first, SaveEveryEpoch()],
+        head_checkpoints=[first],
         verbose=0,
     )
+    # Only the callbacks named are deferred and head-only.
+    assert is_head_checkpoint(path) and not is_head_checkpoint(other)
     final = values(model.head.weights)
     assert_all_changed(snapshot["head"], final)
     # The live model keeps its final values...

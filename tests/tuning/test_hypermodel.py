@@ -13,6 +13,7 @@ from tests.helpers import image_data
 from tests.helpers import tiny_cnn
 from tests.helpers import values
 from tlkeras.bases import resolve as resolve_module
+from tlkeras.builders.head_checkpoint import is_head_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +79,27 @@ def test_frozen_trials_reuse_cached_features(data, base, tmp_path):
     assert hm.feature_computations == 2  # training and validation, once
     best = tuner.get_best_models(1)[0]
     assert_all_equal(values(base.weights), values(best.base.weights))
+    # Each trial's checkpoint is its head alone, and the full model
+    # restored from it scores what the trial's best epoch scored, also in
+    # a new session (a new hypermodel and tuner reading the directory).
+    trial = tuner.oracle.get_best_trials(1)[0]
+    assert is_head_checkpoint(tuner._get_checkpoint_fname(trial.trial_id))
+    _, val = data
+    assert best.evaluate(*val, verbose=0)[1] == pytest.approx(trial.score)
+    again = keras_tuner.RandomSearch(
+        tlk.tuning.TransferHyperModel(
+            base, 2, input_shape=(16, 16, 3), search={"unfreeze": 0}
+        ),
+        objective="val_accuracy",
+        max_trials=3,
+        directory=str(tmp_path),
+        project_name="RandomSearch",
+        overwrite=False,
+    )
+    reloaded = again.get_best_models(1)[0]
+    np.testing.assert_array_equal(
+        reloaded.predict(val[0], verbose=0), best.predict(val[0], verbose=0)
+    )
 
 
 def test_unfrozen_trials_train_the_base(data, base, tmp_path):

@@ -251,3 +251,17 @@ def quiet_end_of_data(x, steps) -> Iterator:
                 "ignore", "Your input ran out of data", UserWarning
             )
         yield
+
+
+# === KerasTuner ===
+
+
+def keras_tuner_checkpoints(callbacks) -> list:
+    """The callbacks KerasTuner's `Tuner.run_trial` adds to write each
+    trial's best-epoch weights (`tuner_utils.SaveBestEpoch`, private; what
+    `Tuner.load_model` reads back). Empty without KerasTuner."""
+    try:
+        from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
+    except ImportError:  # pragma: no cover - depends on the install
+        return []
+    return [c for c in callbacks or [] if isinstance(c, SaveBestEpoch)]

@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from tlkeras._utils import keras_internals
+from tlkeras.builders import head_checkpoint
 from tlkeras.callbacks import GroupLearningRates
 from tlkeras.tasks import get_task
 from tlkeras.training import GroupOptimizer
@@ -181,6 +182,15 @@ class TransferModel(keras.Model):
         # takes effect, before `fit` trains.
         sync_trainable(self)
         return super().make_train_function(force=force)
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        # A head-only checkpoint (a frozen-base run's: the tuner's trials)
+        # restores the head and optimizer state after checking the base.
+        if head_checkpoint.is_head_checkpoint(filepath):
+            return head_checkpoint.load_head_checkpoint(self, filepath)
+        return super().load_weights(
+            filepath, skip_mismatch=skip_mismatch, **kwargs
+        )
 
     def save_own_variables(self, store):
         # Trainability travels with the weights, so a checkpoint taken after

@@ -16,6 +16,7 @@ from tlkeras.strategies.features import batches
 from tlkeras.strategies.features import extractor_of
 from tlkeras.strategies.features import split_validation
 from tlkeras.strategies.head_training import fit_head
+from tlkeras.strategies.head_training import head_steps_per_execution
 
 
 def fit_cached(
@@ -31,6 +32,7 @@ def fit_cached(
     callbacks=None,
     shuffle: bool = True,
     verbose="auto",
+    steps_per_execution: Optional[int] = None,
     **fit_kwargs,
 ) -> keras.callbacks.History:
     """Train the head of a frozen-base model on features computed once.
@@ -72,6 +74,11 @@ def fit_cached(
             `True`.
         verbose: as `fit` (progress of the feature pass too). Defaults to
             `"auto"`.
+        steps_per_execution: int, head-training steps per graph call, as in
+            `compile`: batch-level callbacks are then called every that
+            many batches. A head's step is so small that the call itself
+            dominates it. Defaults to the model's own setting when above 1,
+            else `16`.
         **fit_kwargs: passed to `fit` (`initial_epoch`, `class_weight`...).
 
     Returns:
@@ -98,6 +105,9 @@ def fit_cached(
             raise ValueError(
                 f"`{name}` must be an int >= 1. Received: {name}={value!r}"
             )
+    fit_kwargs["steps_per_execution"] = head_steps_per_execution(
+        model, steps_per_execution
+    )
     extractor = extractor_of(model)
     quiet = 0 if verbose == 0 else 1
     cache = FeatureCache()

@@ -10,6 +10,7 @@ True)` and `ReduceLROnPlateau` act on what the user keeps.
 import keras
 import tensorflow as tf
 
+from tlkeras.builders.head_checkpoint import save_head_checkpoint
 from tlkeras.callbacks import GroupLearningRates
 from tlkeras.strategies.features import is_pooling_head
 from tlkeras.training import GroupOptimizer
@@ -31,7 +32,9 @@ class _PooledHead(keras.layers.Layer):
         return self.head.compute_output_shape(input_shape)
 
 
-def head_model(model: keras.Model, feature_shape) -> keras.Model:
+def head_model(
+    model: keras.Model, feature_shape, *, steps_per_execution: int = 1
+) -> keras.Model:
     """Features -> the model's outputs, through the model's head layers
     (shared, not copied), compiled as the model is. Rank-2 features of a
     tlkeras head are taken as already pooled (`extractor_of`).
@@ -62,8 +65,32 @@ def head_model(model: keras.Model, feature_shape) -> keras.Model:
     for key in ("metrics", "weighted_metrics", "loss_weights"):
         if config.get(key) is not None:
             options[key] = keras.saving.deserialize_keras_object(config[key])
-    head.compile(optimizer=model.optimizer, loss=model.loss, **options)
+    head.compile(
+        optimizer=model.optimizer,
+        loss=model.loss,
+        steps_per_execution=steps_per_execution,
+        **options,
+    )
     return head
+
+
+# Head-training steps per graph call unless the user chose: a head's step
+# costs about what calling into the graph costs (bench_fit_cached.py).
+HEAD_STEPS_PER_EXECUTION = 16
+
+
+def head_steps_per_execution(model: keras.Model, value=None) -> int:
+    """`value` checked, or the model's own `steps_per_execution` when its
+    `compile` set one above 1, else `HEAD_STEPS_PER_EXECUTION`."""
+    if value is None:
+        own = getattr(model, "steps_per_execution", 1) or 1
+        return own if own > 1 else HEAD_STEPS_PER_EXECUTION
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(
+            "`steps_per_execution` must be an int >= 1 or None. Received: "
+            f"steps_per_execution={value!r}"
+        )
+    return value
 
 
 def fit_head(
@@ -74,7 +101,8 @@ def fit_head(
     batch_size: int = 32,
     callbacks=None,
     shuffle: bool = True,
-    save_at_end: bool = False,
+    head_checkpoints=(),
+    steps_per_execution: int = 1,
     **fit_kwargs,
 ) -> keras.callbacks.History:
     """Fit `model`'s head on features.
@@ -87,12 +115,15 @@ def fit_head(
         batch_size: int, for arrays. Defaults to `32`.
         callbacks: callbacks; they see the full model. Defaults to `None`.
         shuffle: bool, for arrays. Defaults to `True`.
-        save_at_end: bool, write the callbacks' `save_weights` requests
-            once, when training ends (the latest request, with the values
-            of the epoch that made it) instead of at every request. The
-            base is frozen, so only the head and optimizer differ between
-            epochs; the tuner's trials use it (a checkpoint a trial reads
-            after it ends). Defaults to `False`.
+        head_checkpoints: callbacks among `callbacks` whose `save_weights`
+            requests are written once, when training ends (the latest
+            request, with the values of the epoch that made it), as head
+            checkpoints (`tlkeras.builders.save_head_checkpoint`: the head
+            and optimizer state, which `TransferModel.load_weights`
+            restores into a model with the same base). The base is frozen,
+            so nothing else differs between epochs; the tuner's trials pass
+            KerasTuner's checkpoint callback. Defaults to `()`.
+        steps_per_execution: int, as in `compile`. Defaults to `1`.
         **fit_kwargs: passed to `fit` (`epochs`, `verbose`,
             `initial_epoch`, `class_weight`...).
 
@@ -105,9 +136,12 @@ def fit_head(
     else:
         x, y = train
         shape = x.shape[1:]
-    head = head_model(model, shape)
-    seen = _SaveAtEnd(model, head) if save_at_end else model
-    wrapped = [_OnFullModel(c, seen) for c in callbacks or []]
+    head = head_model(model, shape, steps_per_execution=steps_per_execution)
+    deferred = _SaveAtEnd(model)
+    wrapped = [
+        _OnFullModel(c, deferred if _among(c, head_checkpoints) else model)
+        for c in callbacks or []
+    ]
     if isinstance(inner_optimizer(model.optimizer), GroupOptimizer):
         wrapped.append(GroupLearningRates())
     if isinstance(x, tf.data.Dataset):
@@ -129,46 +163,43 @@ def fit_head(
             shuffle=shuffle,
             **fit_kwargs,
         )
-    if save_at_end:
-        seen.flush()
+    deferred.flush()
     history.set_model(model)
     return history
+
+
+def _among(callback, callbacks) -> bool:
+    return any(callback is c for c in callbacks)
 
 
 class _SaveAtEnd:
     """The full model as callbacks see it, with `save_weights` deferred:
     each request snapshots the head's and the optimizer's values (small);
-    `flush` writes the latest request once, with those values, and puts
-    the current ones back. Everything else goes to the model."""
+    `flush` writes the latest request once, with those values, as a head
+    checkpoint. Everything else goes to the model."""
 
-    def __init__(self, model, head):
+    def __init__(self, model):
         object.__setattr__(self, "_model", model)
-        object.__setattr__(self, "_head", head)
         object.__setattr__(self, "_pending", None)
 
-    def _state(self):
-        optimizer = self._model.optimizer
-        extra = list(optimizer.variables) if optimizer is not None else []
-        return list(self._head.weights) + extra
-
-    def save_weights(self, filepath, *args, **kwargs):
-        values = [keras.ops.convert_to_numpy(v) for v in self._state()]
-        object.__setattr__(self, "_pending", (filepath, args, kwargs, values))
+    def save_weights(self, filepath, overwrite=True):
+        model = self._model
+        optimizer = model.optimizer
+        extra = optimizer.variables if optimizer is not None else []
+        snapshot = (
+            [keras.ops.convert_to_numpy(v) for v in model.head.weights],
+            [keras.ops.convert_to_numpy(v) for v in extra],
+        )
+        object.__setattr__(self, "_pending", (str(filepath), snapshot))
 
     def flush(self):
         if self._pending is None:
             return
-        filepath, args, kwargs, values = self._pending
-        variables = self._state()
-        current = [keras.ops.convert_to_numpy(v) for v in variables]
-        for variable, value in zip(variables, values):
-            variable.assign(value)
-        try:
-            self._model.save_weights(filepath, *args, **kwargs)
-        finally:
-            for variable, value in zip(variables, current):
-                variable.assign(value)
-            object.__setattr__(self, "_pending", None)
+        filepath, (head, optimizer) = self._pending
+        object.__setattr__(self, "_pending", None)
+        save_head_checkpoint(
+            self._model, filepath, head_values=head, optimizer_values=optimizer
+        )
 
     def __getattr__(self, name):
         return getattr(self._model, name)

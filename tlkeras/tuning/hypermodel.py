@@ -7,6 +7,7 @@ from typing import Optional
 import keras
 
 from tlkeras import freezing
+from tlkeras._utils import keras_internals
 from tlkeras.builders import TransferModel
 from tlkeras.builders import build_classifier
 from tlkeras.freezing import TrainTop
@@ -267,15 +268,21 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
         # the order is the user's (`shuffle`, default True as in `fit`).
         for key in ("steps_per_epoch", "validation_steps"):
             kwargs.pop(key, None)
+        callbacks = kwargs.pop("callbacks", None)
         return fit_head(
             model,
             train,
             validation=validation,
             batch_size=batch_size,
-            callbacks=kwargs.pop("callbacks", None),
+            callbacks=callbacks,
             shuffle=kwargs.pop("shuffle", True),
-            # KerasTuner reads the best epoch's checkpoint after the trial:
-            # one write at the end instead of one per improving epoch.
-            save_at_end=True,
+            # KerasTuner reads the best epoch's checkpoint after the trial
+            # (`load_model`, `get_best_models`): one head-only write at the
+            # end instead of the full model at every improving epoch.
+            head_checkpoints=keras_internals.keras_tuner_checkpoints(callbacks),
+            # One step per call unless the user compiled for more: a
+            # trial's few epochs do not repay tracing a multi-step loop
+            # (bench_tuning.py).
+            steps_per_execution=getattr(model, "steps_per_execution", 1),
             **kwargs,
         )
