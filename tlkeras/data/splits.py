@@ -113,7 +113,7 @@ def finish_parts(
             )
         batches = batches.prefetch(tf.data.AUTOTUNE)
         batches.class_names = class_names
-        # Read by tlkeras.strategies.fit_cached: features of randomly
+        # Read by tlkeras.cached.fit_cached: features of randomly
         # augmented batches must not be cached as if they were fixed.
         batches.augmented = training and augment is not None
         return batches

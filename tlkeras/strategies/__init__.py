@@ -8,6 +8,13 @@ them on your data.
 under one budget and set of seeds.
 """
 
+from tlkeras.cached import FeatureCache
+from tlkeras.cached import batches
+from tlkeras.cached import compute_features
+from tlkeras.cached import extractor_of
+from tlkeras.cached import fit_cached
+from tlkeras.cached import fit_head
+from tlkeras.cached import split_validation
 from tlkeras.strategies.compare import STRATEGIES
 from tlkeras.strategies.compare import Comparison
 from tlkeras.strategies.compare import Run
@@ -15,13 +22,6 @@ from tlkeras.strategies.compare import Strategy
 from tlkeras.strategies.compare import compare
 from tlkeras.strategies.compare import register_strategy
 from tlkeras.strategies.compare import write_comparison
-from tlkeras.strategies.features import FeatureCache
-from tlkeras.strategies.features import batches
-from tlkeras.strategies.features import compute_features
-from tlkeras.strategies.features import extractor_of
-from tlkeras.strategies.features import split_validation
-from tlkeras.strategies.fit_cached import fit_cached
-from tlkeras.strategies.head_training import fit_head
 
 __all__ = [
     "STRATEGIES",

@@ -20,9 +20,9 @@ from tlkeras._utils.atomic import write_text
 from tlkeras._utils.close_matches import did_you_mean
 from tlkeras._utils.sizes import num_elements
 from tlkeras.builders import build_classifier
+from tlkeras.cached import fit_cached
 from tlkeras.evaluation import report
 from tlkeras.heads import MLP
-from tlkeras.strategies.fit_cached import fit_cached
 
 
 @dataclasses.dataclass(frozen=True)

@@ -248,7 +248,7 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
         return self._features.computations
 
     def _fit_on_features(self, model, x=None, y=None, **kwargs):
-        # The same mechanism as tlkeras.strategies.fit_cached: features
+        # The same mechanism as tlkeras.cached.fit_cached: features
         # once per dataset, the model's own head trained on them, callbacks
         # (KerasTuner's checkpoints included) run against the full model.
         verbose = kwargs.get("verbose", 1)

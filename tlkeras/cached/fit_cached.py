@@ -11,12 +11,12 @@ import numpy as np
 import tensorflow as tf
 
 from tlkeras import freezing
-from tlkeras.strategies.features import FeatureCache
-from tlkeras.strategies.features import batches
-from tlkeras.strategies.features import extractor_of
-from tlkeras.strategies.features import split_validation
-from tlkeras.strategies.head_training import fit_head
-from tlkeras.strategies.head_training import head_steps_per_execution
+from tlkeras.cached.features import FeatureCache
+from tlkeras.cached.features import batches
+from tlkeras.cached.features import extractor_of
+from tlkeras.cached.features import split_validation
+from tlkeras.cached.head_training import fit_head
+from tlkeras.cached.head_training import head_steps_per_execution
 
 
 def fit_cached(

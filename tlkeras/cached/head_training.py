@@ -11,8 +11,8 @@ import keras
 import tensorflow as tf
 
 from tlkeras.builders.head_checkpoint import save_head_checkpoint
+from tlkeras.cached.features import is_pooling_head
 from tlkeras.callbacks import GroupLearningRates
-from tlkeras.strategies.features import is_pooling_head
 from tlkeras.training import GroupOptimizer
 from tlkeras.training import inner_optimizer
 

@@ -12,6 +12,7 @@ from tests.helpers import assert_all_equal
 from tests.helpers import image_data
 from tests.helpers import values
 from tlkeras.builders.head_checkpoint import is_head_checkpoint
+from tlkeras.cached import head_training
 
 X, Y = image_data(n=24, size=32, num_classes=3)
 XV, YV = image_data(n=8, size=32, num_classes=3, seed=1)
@@ -169,9 +170,9 @@ def test_steps_per_execution_default_and_errors():
     """Several head steps per graph call unless the model's compile chose;
     batch callbacks then see every that-many batches, as Keras documents."""
     model = mobilenet()
-    head = tlk.strategies.head_training.head_steps_per_execution
+    head = head_training.head_steps_per_execution
     model.compile()
-    assert head(model) == tlk.strategies.head_training.HEAD_STEPS_PER_EXECUTION
+    assert head(model) == head_training.HEAD_STEPS_PER_EXECUTION
     model.compile(steps_per_execution=3)
     assert head(model) == 3 and head(model, 1) == 1
     for bad in (0, 2.0, True):
