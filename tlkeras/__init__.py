@@ -33,6 +33,7 @@ from tlkeras.builders import TransferModel  # noqa: E402
 from tlkeras.builders import build_classifier  # noqa: E402
 from tlkeras.builders import build_feature_extractor  # noqa: E402
 from tlkeras.builders import build_regressor  # noqa: E402
+from tlkeras.evaluation import predict  # noqa: E402
 from tlkeras.evaluation import summary  # noqa: E402
 from tlkeras.freezing import LayerGroup  # noqa: E402
 from tlkeras.freezing import layer_groups  # noqa: E402
@@ -61,6 +62,7 @@ __all__ = [
     "lr_find",
     "optimizers",
     "plots",
+    "predict",
     "recipes",
     "strategies",
     "summary",

@@ -44,12 +44,42 @@ def trained(folder, tmp_path_factory):
             "4",
             "--batch-size",
             "8",
+            "--strategy",
+            "fine_tune",
             "--verbose",
             "0",
         ]
     )
     assert code == 0
     return out
+
+
+def test_train_picks_the_recipe_by_default(folder, tmp_path, capsys):
+    code = main(
+        [
+            "train",
+            "--base",
+            "mobilenet_v2",
+            "--weights",
+            "none",
+            "--base-kwargs",
+            '{"alpha": 0.35}',
+            "--data",
+            str(folder),
+            "--out",
+            str(tmp_path),
+            "--image-size",
+            "32",
+            "--batch-size",
+            "8",
+        ]
+    )
+    assert code == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    # A few images per class: the head alone, on cached features.
+    assert report["strategy"] == "auto"
+    assert report["recipe"] == "linear_probe"
+    assert "per class: linear_probe (" in capsys.readouterr().out
 
 
 def test_train_writes_model_and_report(trained, capsys):

@@ -152,9 +152,10 @@ def _add_commands(commands) -> None:
     train.add_argument("--out", required=True)
     train.add_argument(
         "--strategy",
-        default="fine_tune",
-        # tlkeras.recipes.STRATEGIES, spelled out: --help stays instant.
-        choices=("feature_extraction", "fine_tune", "lp_ft"),
+        default="auto",
+        # tlkeras.recipes.STRATEGIES and auto, spelled out: --help stays
+        # instant.
+        choices=("auto", "feature_extraction", "fine_tune", "lp_ft"),
     )
     train.add_argument("--epochs", type=int, default=5)
     train.add_argument("--image-size", type=int, default=160)

@@ -112,19 +112,31 @@ def train(args) -> int:
         class_names=train_data.class_names,
     )
     start = time.perf_counter()
-    # As EarlyStopping(restore_best_weights=True), across both stages.
-    best = tlk.callbacks.BestWeights("val_loss")
-    history = tlk.recipes.run_strategy(
-        model,
-        args.strategy,
-        train_data,
-        val_data,
-        epochs=args.epochs,
-        lr=args.lr,
-        verbose=args.verbose,
-        callbacks=[best],
-    )
-    best_epoch = best.restore()
+    if args.strategy == "auto":
+        # The recipe for the data size; it keeps its best epoch itself.
+        history = tlk.recipes.auto(
+            model,
+            train_data,
+            val_data,
+            lr=args.lr,
+            fine_tune_epochs=args.epochs,
+            verbose=args.verbose,
+        )
+        best_epoch = None
+    else:
+        # As EarlyStopping(restore_best_weights=True), across both stages.
+        best = tlk.callbacks.BestWeights("val_loss")
+        history = tlk.recipes.run_strategy(
+            model,
+            args.strategy,
+            train_data,
+            val_data,
+            epochs=args.epochs,
+            lr=args.lr,
+            verbose=args.verbose,
+            callbacks=[best],
+        )
+        best_epoch = best.restore()
     seconds = time.perf_counter() - start
     final = model.evaluate(val_data, return_dict=True, verbose=0)
     os.makedirs(args.out, exist_ok=True)
@@ -133,6 +145,7 @@ def train(args) -> int:
     report = {
         "base": args.base,
         "strategy": args.strategy,
+        "recipe": getattr(history, "recipe", args.strategy),
         "classes": train_data.class_names,
         "epochs": args.epochs,
         "seconds": round(seconds, 1),

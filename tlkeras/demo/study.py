@@ -83,6 +83,7 @@ def study_strategies(settings: StudySettings) -> List[Strategy]:
             freeze=settings.fine_tune,
             bn=settings.fine_tune_bn,
             reset_optimizer=False,
+            keep_best=False,  # the budget's last epoch, as the others
             batch_size=batch_size,
             verbose=verbose,
         )

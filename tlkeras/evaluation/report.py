@@ -15,6 +15,8 @@ import tensorflow as tf
 from sklearn import metrics as skm
 
 from tlkeras._utils.atomic import write_text
+from tlkeras.evaluation.tta import check_tta
+from tlkeras.evaluation.tta import predict_batch
 from tlkeras.tasks import task_of
 
 
@@ -103,6 +105,7 @@ def report(
     top_k: Sequence[int] = (1, 5),
     batch_size: int = 32,
     task: Optional[str] = None,
+    tta: Optional[str] = None,
 ) -> Report:
     """Evaluate `model` on `data` and report per class.
 
@@ -132,6 +135,8 @@ def report(
         batch_size: int, for array inputs. Defaults to `32`.
         task: the task of a model not built by tlkeras. Defaults to the
             model's.
+        tta: `None` or `"flip"`, test-time augmentation as
+            `tlkeras.predict` does it. Defaults to `None`.
 
     Returns:
         A `Report`.
@@ -147,8 +152,9 @@ def report(
     (['a', 'b', 'c'], 12)
     """
     kind = _task_name(model, task)
+    check_tta(tta)
     logits = bool(getattr(model, "logits", False))
-    outputs, labels = _predict(model, data, y, batch_size)
+    outputs, labels = _predict(model, data, y, batch_size, tta)
     names = _names(model, data, class_names)
     if kind == "regression":
         return _regression(outputs, labels)
@@ -180,7 +186,7 @@ def _task_name(model, task):
     return found.name
 
 
-def _predict(model, data, y, batch_size):
+def _predict(model, data, y, batch_size, tta):
     if not isinstance(data, tf.data.Dataset):
         if y is None:
             raise ValueError("Array inputs need labels: pass `y`.")
@@ -193,9 +199,7 @@ def _predict(model, data, y, batch_size):
     outputs, labels = [], []
     for batch in data:
         inputs, target = batch[0], batch[1]
-        outputs.append(
-            keras.ops.convert_to_numpy(model(inputs, training=False))
-        )
+        outputs.append(predict_batch(model, inputs, tta))
         labels.append(np.asarray(target))
     if not outputs:
         raise ValueError("No batches in `data` to evaluate on.")

@@ -2,11 +2,15 @@
 
 import warnings
 from typing import Optional
+from typing import Union
 
 import keras
 
 from tlkeras import freezing
-from tlkeras.tasks import task_of
+from tlkeras.callbacks import BestWeights
+from tlkeras.recipes.head_stage import train_head
+from tlkeras.recipes.stages import compile_for
+from tlkeras.recipes.stages import merge_histories
 from tlkeras.training import discriminative
 from tlkeras.training import set_learning_rate
 
@@ -18,7 +22,7 @@ def fine_tune(
     train,
     validation_data=None,
     *,
-    head_epochs: int = 1,
+    head_epochs: Union[int, str] = "auto",
     fine_tune_epochs: int = 5,
     lr: float = 1e-3,
     fine_tune_lr: Optional[float] = None,
@@ -26,6 +30,7 @@ def fine_tune(
     bn: Optional[str] = None,
     lr_spread: Optional[float] = None,
     reset_optimizer: bool = True,
+    keep_best: bool = True,
     unfreeze=None,
     loss="auto",
     metrics="auto",
@@ -35,25 +40,37 @@ def fine_tune(
 ) -> keras.callbacks.History:
     """Train the head with the base frozen, then fine-tune at a lower rate.
 
-    The Keras transfer-learning guide's two stages (and fastai's
-    `fine_tune`): stage 1 trains the head with Adam(`lr`) and the base
-    frozen; stage 2 applies the freeze policy `freeze` (`"none"` trains
-    everything, `tlkeras.freezing.TrainTop(k)` the top groups...) and
-    trains on with Adam at `fine_tune_lr` (default `lr / 10`), or with
-    discriminative rates from `fine_tune_lr / lr_spread` (first group) to
-    `fine_tune_lr` (head) when `lr_spread` is given. BatchNormalization
-    follows `bn` (default: the model's policy). Epochs are numbered across
-    both stages.
+    LP-FT by default (Kumar et al. 2022), the stages of the Keras
+    transfer-learning guide and of fastai's `fine_tune` otherwise:
+
+    1. The head, base frozen, with Adam(`lr`). `head_epochs="auto"` trains
+       it to convergence on features computed once (`train_head`: until
+       the validation loss stops improving, on `validation_data` or on a
+       held-out share of `train`); an int trains that many epochs with
+       `fit`, running the base every batch.
+    2. The freeze policy `freeze` (`"none"`: everything trains;
+       `tlkeras.freezing.TrainTop(k)` the top groups...), with Adam at
+       `fine_tune_lr` (default `lr / 100`, small enough not to undo the
+       converged head's work), or discriminative rates from
+       `fine_tune_lr / lr_spread` (first group) to `fine_tune_lr` (head)
+       when `lr_spread` is given. BatchNormalization follows `bn`
+       (default: the model's policy; the builders keep statistics
+       fixed). With `validation_data` and `keep_best`, the model ends
+       with the weights of the best validation loss seen from the end of
+       stage 1 on, so fine-tuning that does not help is undone.
+
+    Epochs are numbered across both stages.
 
     Args:
-        model: a `tlkeras.TransferModel` (or a model `tlkeras.layer_groups`
-            can split).
+        model: a `tlkeras.TransferModel` (or, with an int `head_epochs`, a
+            model `tlkeras.layer_groups` can split).
         train: training data, as `fit` takes it (a dataset, or `(x, y)`).
         validation_data: as `fit` takes it. Defaults to `None`.
-        head_epochs: int, epochs of stage 1. Defaults to `1`.
+        head_epochs: `"auto"` or an int >= 0, stage 1 as above. Defaults
+            to `"auto"`.
         fine_tune_epochs: int, epochs of stage 2. Defaults to `5`.
         lr: float, the head's rate in stage 1. Defaults to `1e-3`.
-        fine_tune_lr: float, the rate in stage 2. Defaults to `lr / 10`.
+        fine_tune_lr: float, the rate in stage 2. Defaults to `lr / 100`.
         freeze: the freeze policy of stage 2, any form
             `tlkeras.freezing.parse_policy` reads. Defaults to `"none"`.
         bn: `"frozen"`, `"train"` or `None` (the model's), the
@@ -62,13 +79,16 @@ def fine_tune(
             group's in stage 2. Defaults to `None` (one rate).
         reset_optimizer: bool, start stage 2 with a fresh Adam. With
             `False` the stage-1 optimizer goes on at `fine_tune_lr`,
-            keeping the head's state (ignored with `lr_spread`). Defaults
+            keeping the head's state (only with an int `head_epochs` and
+            no `lr_spread`). Defaults to `True`.
+        keep_best: bool, with `validation_data`: end with the best
+            validation loss's weights (stage 1's end included). Defaults
             to `True`.
         unfreeze: deprecated spelling of `freeze`.
         loss, metrics: as `compile`; `"auto"` follows the model's task.
         callbacks: list of callbacks for both stages. Defaults to `None`.
         verbose: as `fit`. Defaults to `"auto"`.
-        **fit_kwargs: passed to both `fit` calls (e.g. `batch_size`).
+        **fit_kwargs: passed to the `fit` calls (e.g. `batch_size`).
 
     Returns:
         A `keras.callbacks.History` covering both stages; its
@@ -80,19 +100,22 @@ def fine_tune(
     >>> import numpy as np, tlkeras as tlk
     >>> base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8)])
     >>> model = tlk.build_classifier(base, 2)
-    >>> x, y = np.ones((8, 4), "float32"), np.array([0, 1] * 4)
-    >>> history = tlk.recipes.fine_tune(model, (x, y), head_epochs=1,
-    ...                                 fine_tune_epochs=1, verbose=0)
-    >>> len(history.history["loss"])
-    2
+    >>> x = np.random.rand(20, 4).astype("float32"); y = np.arange(20) % 2
+    >>> history = tlk.recipes.fine_tune(model, (x, y), fine_tune_epochs=1,
+    ...                                 verbose=0)
+    >>> history.stage_starts[1] == history.converged_epochs
+    True
     """
+    auto = head_epochs == "auto"
     for name, value in (
-        ("head_epochs", head_epochs),
+        ("head_epochs", 0 if auto else head_epochs),
         ("fine_tune_epochs", fine_tune_epochs),
     ):
-        if not isinstance(value, int) or value < 0:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ValueError(
-                f"`{name}` must be an int >= 0. Received: {name}={value!r}"
+                f"`{name}` must be an int >= 0"
+                + (" or 'auto'" if name == "head_epochs" else "")
+                + f". Received: {name}={value!r}"
             )
     if unfreeze is not None:
         warnings.warn(
@@ -106,42 +129,84 @@ def fine_tune(
     freeze = freezing.parse_policy(freeze)
     if bn is not None:
         freezing.check_bn(bn)
-    fine_tune_lr = lr / 10 if fine_tune_lr is None else fine_tune_lr
+    fine_tune_lr = lr / 100 if fine_tune_lr is None else fine_tune_lr
     x, y = train if isinstance(train, tuple) else (train, None)
     histories = []
+    best = BestWeights() if keep_best and validation_data is not None else None
 
-    def fit(optimizer, initial_epoch, epochs):
+    def fit(optimizer, initial_epoch, epochs, extra=()):
         if optimizer is not None:
-            _compile(model, optimizer, loss, metrics)
+            compile_for(model, optimizer, loss, metrics)
         history = model.fit(
             x,
             y,
             validation_data=validation_data,
             initial_epoch=initial_epoch,
             epochs=epochs,
-            callbacks=callbacks,
+            callbacks=list(callbacks or []) + list(extra),
             verbose=verbose,
             **fit_kwargs,
         )
         histories.append(history)
 
-    if head_epochs:
+    if auto:
+        history = train_head(
+            model,
+            x,
+            y,
+            validation_data,
+            lr=lr,
+            batch_size=fit_kwargs.get("batch_size"),
+            loss=loss,
+            metrics=metrics,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+        histories.append(history)
+        head_epochs = history.converged_epochs
+    elif head_epochs:
         freezing.apply(model, "base")
         fit(keras.optimizers.Adam(lr), 0, head_epochs)
+    if best is not None and fine_tune_epochs and model.compiled:
+        # Stage 1's result is the one to beat.
+        best.set_model(model)
+        logs = model.evaluate(
+            *_xy(validation_data), verbose=0, return_dict=True
+        )
+        best.on_epoch_end(
+            head_epochs - 1, {f"val_{k}": v for k, v in logs.items()}
+        )
     if fine_tune_epochs:
         freezing.apply(model, freeze, bn=bn)
         if lr_spread:
             optimizer = discriminative(
                 model, "adam", lr=(fine_tune_lr / lr_spread, fine_tune_lr)
             )
-        elif reset_optimizer or not head_epochs:
+        elif reset_optimizer or auto or not head_epochs:
             optimizer = keras.optimizers.Adam(fine_tune_lr)
         else:
             # `fit` makes the unfreezing take effect and keeps the state.
             set_learning_rate(model.optimizer, fine_tune_lr)
             optimizer = None
-        fit(optimizer, head_epochs, head_epochs + fine_tune_epochs)
-    return _merge(histories)
+        fit(
+            optimizer,
+            head_epochs,
+            head_epochs + fine_tune_epochs,
+            extra=[best] if best is not None else (),
+        )
+        if best is not None:
+            best.restore()
+    merged = merge_histories(histories)
+    if auto:
+        merged.converged_epochs = head_epochs
+    return merged
+
+
+def _xy(data):
+    """`validation_data` as `evaluate` arguments."""
+    if isinstance(data, tuple):
+        return data[:2]
+    return (data,)
 
 
 def lp_ft(
@@ -149,7 +214,7 @@ def lp_ft(
     train,
     validation_data=None,
     *,
-    probe_epochs: int = 5,
+    probe_epochs: Union[int, str] = "auto",
     fine_tune_epochs: int = 5,
     lr: float = 1e-3,
     fine_tune_lr: Optional[float] = None,
@@ -267,35 +332,3 @@ def run_strategy(
         **{first_stage: head_epochs},
         **fit_kwargs,
     )
-
-
-def _compile(model, optimizer, loss, metrics):
-    if task_of(model) is not None:
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-        return
-    if loss == "auto":
-        raise ValueError(
-            "Pass `loss` (and `metrics`) for models not built by tlkeras."
-        )
-    model.compile(
-        optimizer=optimizer,
-        loss=loss,
-        metrics=None if metrics == "auto" else metrics,
-    )
-
-
-def _merge(histories):
-    """One History for all stages; `stage_starts` lists the index of each
-    stage's first epoch (`tlkeras.plots.history` marks them)."""
-    merged = keras.callbacks.History()
-    merged.history = {}
-    merged.epoch = []
-    merged.stage_starts = []
-    for history in histories:
-        merged.stage_starts.append(len(merged.epoch))
-        merged.epoch += history.epoch
-        for key, values in history.history.items():
-            merged.history.setdefault(key, []).extend(values)
-    if histories:
-        merged.set_model(histories[-1].model)
-    return merged

@@ -197,6 +197,8 @@ def _two_stage(recipe, first_stage, fine_tune_factor, **options):
             fine_tune_epochs=second,
             lr=lr,
             fine_tune_lr=lr * fine_tune_factor,
+            # The budget's last epoch, as every other strategy here.
+            keep_best=False,
             verbose=verbose,
             **{first_stage: first},
             **options,
@@ -204,6 +206,23 @@ def _two_stage(recipe, first_stage, fine_tune_factor, **options):
         )
 
     return train
+
+
+def _default_recipe(
+    model, train_data, validation_data, *, epochs, lr, batch_size, verbose
+):
+    """`tlk.recipes.fine_tune` with its defaults; the head stage takes the
+    epochs it needs on cached features, fine-tuning half the budget."""
+    _, kwargs = _fit_args(train_data, batch_size)
+    return recipes.fine_tune(
+        model,
+        train_data,
+        validation_data,
+        fine_tune_epochs=max(1, epochs // 2),
+        lr=lr,
+        verbose=verbose,
+        **kwargs,
+    )
 
 
 STRATEGIES: Dict[str, Strategy] = {}
@@ -246,6 +265,12 @@ for _strategy in (
         "discriminative",
         _two_stage(recipes.fine_tune, "head_epochs", 0.5, lr_spread=100.0),
         description="head, then lr/2 at the head spread 100x (fastai)",
+    ),
+    Strategy(
+        "default",
+        _default_recipe,
+        description="tlk.recipes.fine_tune's defaults: head converged on "
+        "cached features, then all at lr/100, best validation epoch kept",
     ),
     Strategy(
         "scratch",

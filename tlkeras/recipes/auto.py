@@ -1,0 +1,124 @@
+"""`auto`: the recipe for the data at hand, said in one line."""
+
+from typing import Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tlkeras.recipes.fine_tune import fine_tune
+from tlkeras.recipes.head_stage import train_head
+
+# Below this many training examples per class, `auto` trains the head
+# alone: fine-tuning a base on so few examples gains little and can
+# distort its features (Kumar et al. 2022; the README's recipe table).
+PROBE_BELOW_PER_CLASS = 50
+
+
+def auto(
+    model: keras.Model,
+    train,
+    validation_data=None,
+    *,
+    lr: float = 1e-3,
+    fine_tune_epochs: int = 5,
+    batch_size: Optional[int] = None,
+    callbacks=None,
+    verbose="auto",
+) -> keras.callbacks.History:
+    """Train `model` with the recipe its data size calls for, and say which
+    and why in one printed line.
+
+    - fewer than `PROBE_BELOW_PER_CLASS` training examples per class: a
+      linear probe on cached features (`train_head`: the base frozen, the
+      head trained to convergence);
+    - otherwise: `fine_tune` with its defaults (LP-FT: the converged head,
+      then the whole network at a small rate, the best validation epoch
+      kept).
+
+    Args:
+        model: a `tlkeras.TransferModel`.
+        train: a dataset of `(inputs, labels)` batches, or `(x, y)`.
+        validation_data: as `fit` takes it. Defaults to `None`.
+        lr: float, the head's rate. Defaults to `1e-3`.
+        fine_tune_epochs: int, when `fine_tune` is picked. Defaults to `5`.
+        batch_size: int or `None` (the dataset's, or 32). Defaults to
+            `None`.
+        callbacks: callbacks of the training. Defaults to `None`.
+        verbose: as `fit`; `0` also silences the line. Defaults to
+            `"auto"`.
+
+    For more control, call the recipe it names with your settings.
+
+    Returns:
+        The recipe's `History`; `history.recipe` names it.
+
+    Example:
+
+    >>> import numpy as np, tlkeras as tlk
+    >>> base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8)])
+    >>> model = tlk.build_classifier(base, 2)
+    >>> x = np.random.rand(20, 4).astype("float32"); y = np.arange(20) % 2
+    >>> tlk.recipes.auto(model, (x, y), verbose=0).recipe
+    'linear_probe'
+    """
+    x, y = train if isinstance(train, tuple) else (train, None)
+    count, classes = _count(x, y)
+    per_class = count / max(classes, 1)
+    if per_class < PROBE_BELOW_PER_CLASS:
+        recipe = "linear_probe"
+        why = (
+            f"under {PROBE_BELOW_PER_CLASS} per class, fine-tuning the base "
+            "gains little and can distort its features"
+        )
+    else:
+        recipe = "fine_tune"
+        why = (
+            "enough to fine-tune: the head converged first (LP-FT), then "
+            "the whole network at a small rate, the best epoch kept"
+        )
+    if verbose != 0:
+        print(
+            f"tlkeras.recipes.auto: {count} training examples, "
+            f"{per_class:.0f} per class: {recipe} ({why})."
+        )
+    if recipe == "linear_probe":
+        history = train_head(
+            model,
+            x,
+            y,
+            validation_data,
+            lr=lr,
+            batch_size=batch_size,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    else:
+        options = {} if batch_size is None else {"batch_size": batch_size}
+        history = fine_tune(
+            model,
+            (x, y),
+            validation_data,
+            lr=lr,
+            fine_tune_epochs=fine_tune_epochs,
+            callbacks=callbacks,
+            verbose=verbose,
+            **options,
+        )
+    history.recipe = recipe
+    return history
+
+
+def _count(x, y):
+    """(examples, classes) of the training data: its labels read once."""
+    if isinstance(x, tf.data.Dataset):
+        labels = np.concatenate([np.asarray(b[1]) for b in x])
+    else:
+        labels = np.asarray(y)
+    return len(labels), _classes_of(labels)
+
+
+def _classes_of(labels: np.ndarray) -> int:
+    if labels.ndim > 1 and labels.shape[-1] > 1:
+        return int(labels.shape[-1])  # one-hot or multi-label
+    return len(np.unique(labels))
