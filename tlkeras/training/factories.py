@@ -1,6 +1,7 @@
 """`per_group` and `discriminative`: build a `GroupOptimizer` for a model."""
 
 import copy
+import math
 from typing import Mapping
 from typing import Optional
 from typing import Sequence
@@ -187,11 +188,20 @@ def _spread(lr, decay, names):
                 f"Received: lr={lr!r}, decay={decay!r}"
             )
         low, high = (float(x) for x in lr)
+        if not all(_finite(x) and x > 0 for x in (low, high)):
+            raise ValueError(
+                "`lr=(low, high)` spreads rates geometrically: both must be "
+                f"finite floats > 0. Received: lr={lr!r}"
+            )
         return high, geometric_spread(low / high, 1.0, n)
     if not (_is_number(lr) or isinstance(lr, Schedule)):
         raise TypeError(
             "`lr` must be a float, a keras.optimizers.schedules schedule, "
             f"(low, high) or a list of {n} floats. Received: lr={lr!r}"
+        )
+    if _is_number(lr) and not (_finite(lr) and lr > 0):
+        raise ValueError(
+            f"`lr` must be a finite float > 0. Received: lr={lr!r}"
         )
     if decay is not None:
         return lr, layer_decay(decay, n)
@@ -199,12 +209,22 @@ def _spread(lr, decay, names):
 
 
 def _from_list(lr):
-    if not all(_is_number(x) and x >= 0 for x in lr):
-        raise ValueError(f"Rates must be floats >= 0. Received: lr={lr!r}")
+    if not all(_is_number(x) and _finite(x) and x >= 0 for x in lr):
+        raise ValueError(
+            f"Rates must be finite floats >= 0. Received: lr={lr!r}"
+        )
     base = float(lr[-1]) or float(max(lr))
     if base == 0:
         raise ValueError(f"At least one rate must be > 0. Received: lr={lr!r}")
     return base, [float(x) / base for x in lr]
+
+
+def _finite(x) -> bool:
+    """Finite, also in float32 (the optimizers' variables)."""
+    return math.isfinite(x) and abs(x) <= _FLOAT32_MAX
+
+
+_FLOAT32_MAX = 3.4028234663852886e38
 
 
 def _is_number(x):
