@@ -86,3 +86,48 @@ def test_every_option_says_what_it_does_and_its_default():
                     name,
                     action.dest,
                 )
+
+
+def _run(code, env=None):
+    import os
+
+    environment = {
+        k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"
+    }
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
+    )
+
+
+def test_help_and_argument_errors_never_import_tensorflow():
+    run = _run(
+        "import sys, tlkeras_cli\n"
+        "for argv in (['--help'], ['train', '--help'], ['trane']):\n"
+        "    try:\n"
+        "        tlkeras_cli.main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('tensorflow' in sys.modules)\n"
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1] == "False"
+    assert "usage: tlkeras train" in run.stdout
+
+
+def test_tensorflow_start_up_log_is_quiet_unless_asked_for():
+    code = (
+        "import tlkeras_cli\n"
+        "tlkeras_cli.main(['bases', '--family', 'mobilenet_v2'])"
+    )
+    quiet = _run(code)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout.split() == ["MobileNetV2"]
+    assert quiet.stderr == ""
+    # Set by the user: their level, and TensorFlow's own lines, stand.
+    loud = _run(code, {"TF_CPP_MIN_LOG_LEVEL": "0"})
+    assert loud.returncode == 0 and "I0000" in loud.stderr
