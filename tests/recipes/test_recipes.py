@@ -8,6 +8,7 @@ from tests.helpers import assert_all_equal
 from tests.helpers import image_data
 from tests.helpers import tiny_cnn
 from tests.helpers import values
+from tlkeras.recipes.lr_find import suggest
 
 X, Y = image_data(n=32, size=16)
 
@@ -133,6 +134,28 @@ def test_lr_find_restores_everything_and_suggests(tmp_path):
     for name, rate in result.suggestions.items():
         assert 1e-8 <= rate <= 10, name
     assert (tmp_path / "lr.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_lr_find_suggestions_follow_fastais_rules():
+    """A synthetic sweep whose answers are known: fastai drops the first
+    tenth (here falling from 5.0, which would start the valley at 0) and the
+    last 5 points (here 0.1, which would be the minimum)."""
+    rates = np.logspace(-7, 1, 100)
+    losses = np.empty(100)
+    losses[:10] = 5.0 - 0.1 * np.arange(10)
+    losses[10:31] = 4.0  # a plateau
+    descent = np.arange(31, 71)
+    losses[31:71] = 2.5 + 1.5 * np.cos(np.pi * (descent - 30) / 40)
+    losses[61:71] -= 0.5  # the steepest step: from index 60 to 61
+    losses[71:95] = np.linspace(1.0, 3.0, 24)
+    losses[95:] = 0.1
+    found = suggest(rates, losses, num_iter=100)
+    assert found["minimum"] == pytest.approx(rates[70] / 10)
+    assert found["steep"] == pytest.approx(rates[60])
+    # The longest strictly decreasing subsequence of indices 10..94: one
+    # plateau point, then 31..70 (41 points, ending at 70); fastai's start
+    # is end - length = 29, its valley start + int(41/3) + int(41/6) = 48.
+    assert found["valley"] == pytest.approx(rates[48])
 
 
 def test_lr_find_stops_when_the_loss_diverges():

@@ -19,10 +19,11 @@ from tlkeras.training import set_learning_rate
 class LRFinderResult:
     """Rates tried, smoothed losses, and the suggested rates.
 
-    `suggestions` holds fastai's three: `valley` (in the longest decreasing
-    stretch of the curve, a third and a sixth of the way in), `minimum` (the
-    rate at the lowest loss, divided by 10) and `steep` (where the loss
-    falls fastest against log rate).
+    `suggestions` holds fastai's three, by its rules (see `suggest`):
+    `valley` (in the longest decreasing stretch of the curve, a third and a
+    sixth of the way in), `minimum` (the rate at the lowest loss, divided
+    by 10) and `steep` (where the loss falls fastest against log rate), on
+    the curve without its first tenth and last 5 points.
     """
 
     learning_rates: List[float]
@@ -149,7 +150,7 @@ def lr_find(
         # Last, so every rate variable (one per group) comes back exactly.
         for variable, value in zip(optimizer.variables, state):
             variable.assign(value)
-    result = LRFinderResult(rates, losses, _suggest(rates, losses))
+    result = LRFinderResult(rates, losses, suggest(rates, losses, num_iter))
     if plot:
         result.plot(plot)
     return result
@@ -173,24 +174,51 @@ def _batches(train, batch_size):
                 yield batch[0], batch[1]
 
 
-def _suggest(rates, losses) -> Dict[str, float]:
-    rates = np.asarray(rates)
-    losses = np.asarray(losses)
+def suggest(rates, losses, num_iter: int) -> Dict[str, float]:
+    """fastai's suggestions for a swept curve, by its rules exactly
+    (`fastai/callback/schedule.py`: `Learner.lr_find`, `valley`, `minimum`,
+    `steep`).
+
+    The curve is first trimmed as fastai trims it: the first
+    `num_iter // 10` points (the smoothing's warm-up) and the last 5 (the
+    divergence) are dropped; when fewer than 2 points would remain, the
+    whole curve is used. Then:
+
+    - `minimum`: the rate at the lowest loss, divided by 10;
+    - `steep`: the rate where the forward difference of the loss against
+      log rate is lowest;
+    - `valley`: in the longest strictly decreasing subsequence of losses,
+      the point a third and a sixth of the way along (the loop as fastai
+      writes it, which records the subsequence's start when its end first
+      grows, inside the inner loop).
+
+    Example:
+
+    >>> rates = [10.0 ** (k / 10 - 7) for k in range(40)]
+    >>> losses = [2.0] * 10 + [2.0 - k / 20 for k in range(20)] + [9.0] * 10
+    >>> s = suggest(rates, losses, num_iter=40)
+    >>> round(s["minimum"] / rates[29], 3), s["valley"] == rates[18]
+    (0.1, True)
+    """
+    rates = np.asarray(rates, "float64")
+    losses = np.asarray(losses, "float64")
+    trimmed = slice(num_iter // 10, -5)
+    if len(rates[trimmed]) >= 2:
+        rates, losses = rates[trimmed], losses[trimmed]
     suggestions = {"minimum": float(rates[int(np.argmin(losses))] / 10)}
-    slopes = np.gradient(losses, np.log(rates))
+    slopes = np.diff(losses) / np.diff(np.log(rates))
     suggestions["steep"] = float(rates[int(np.argmin(slopes))])
-    # fastai's `valley`: the longest decreasing run of the curve.
     n = len(losses)
-    run = [1] * n
+    longest = [1] * n
     start = end = 0
     for i in range(1, n):
         for j in range(i):
-            if losses[i] < losses[j] and run[i] < run[j] + 1:
-                run[i] = run[j] + 1
-        if run[end] < run[i]:
-            end = i
-            start = end - run[end]
+            if losses[i] < losses[j] and longest[i] < longest[j] + 1:
+                longest[i] = longest[j] + 1
+            if longest[end] < longest[i]:
+                end = i
+                start = end - longest[end]
     sections = (end - start) / 3
     index = start + int(sections) + int(sections / 2)
-    suggestions["valley"] = float(rates[min(index, n - 1)])
+    suggestions["valley"] = float(rates[index])
     return suggestions
