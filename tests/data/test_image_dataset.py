@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -35,7 +37,8 @@ def test_folder_skips_bad_files_with_one_warning(folder):
     with pytest.warns(
         UserWarning,
         match=r"Skipped 2 file\(s\).*"
-        r"notes.txt.*broken.jpg",
+        r"notes.txt \(not an image file name\).*"
+        r"broken.jpg \(content is not an image\)",
     ):
         ds = tlk.data.image_dataset(
             folder, image_size=(8, 8), batch_size=2, shuffle=False
@@ -149,22 +152,55 @@ def test_errors(tmp_path):
         tlk.data.augmentation_layers("heavy")
 
 
-def test_a_jpeg_broken_past_its_header_is_dropped_not_fatal(tmp_path):
+def test_broken_and_unreadable_files_are_named_before_training(tmp_path):
     rng = np.random.default_rng(0)
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-        for i in range(2):
+        for i in range(3):
             image = rng.integers(0, 256, (64, 64, 3)).astype("uint8")
             data = tf.io.encode_jpeg(image).numpy()
             (tmp_path / name / f"{i}.jpg").write_bytes(data)
     whole = (tmp_path / "b" / "1.jpg").read_bytes()
-    # A valid header and the start of the scan, then nothing: the file is
-    # recognised as a JPEG, and only decoding finds it broken.
+    # A valid header and the start of the scan, then nothing: the name and
+    # the first bytes say JPEG, only the end shows it broken.
     (tmp_path / "b" / "1.jpg").write_bytes(whole[: len(whole) // 3])
     assert tf.io.is_jpeg(whole[: len(whole) // 3])
-    ds = tlk.data.image_dataset(
-        str(tmp_path), image_size=(16, 16), batch_size=2, shuffle=False
+    # A PNG named .jpg is a readable image: kept, read as PNG.
+    tf.io.write_file(
+        str(tmp_path / "a" / "png.jpg"),
+        tf.io.encode_png(np.full((8, 8, 3), 7, "uint8")),
     )
-    images, labels = collect(ds)  # a whole pass, no exception
-    assert labels.tolist() == [0, 0, 1]
-    assert images.shape == (3, 16, 16, 3)
+    locked = tmp_path / "b" / "2.jpg"
+    locked.chmod(0)
+    unreadable = not os.access(locked, os.R_OK)  # False when run as root
+    with pytest.warns(UserWarning) as caught:
+        ds = tlk.data.image_dataset(
+            str(tmp_path), image_size=(16, 16), batch_size=2, shuffle=False
+        )
+    message = str(caught[0].message)
+    assert os.path.join("b", "1.jpg") + " (JPEG cut short)" in message
+    if unreadable:
+        assert "2.jpg (unreadable: PermissionError)" in message
+    assert "png.jpg" not in message
+    # The length is known before the first pass (no "1/Unknown").
+    kept = 7 - 1 - (1 if unreadable else 0)
+    assert int(ds.cardinality()) == -(-kept // 2)
+    images, labels = collect(ds)
+    assert len(labels) == kept and images.shape[1:] == (16, 16, 3)
+    assert labels.tolist().count(0) == 4
+
+
+def test_a_file_broken_after_the_dataset_was_made_is_an_error(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        write_image(tmp_path / name / "0.png", 10)
+        write_image(tmp_path / name / "1.png", 20)
+    ds = tlk.data.image_dataset(
+        str(tmp_path), image_size=(8, 8), batch_size=2, shuffle=False
+    )
+    (tmp_path / "b" / "1.png").unlink()  # deleted mid-run
+    with pytest.raises(
+        tf.errors.FailedPreconditionError,
+        match="expected to contain 4 elements but contained only 3",
+    ):
+        collect(ds)

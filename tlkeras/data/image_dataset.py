@@ -16,8 +16,6 @@ from tlkeras.data.splits import load_tfds
 from tlkeras.data.splits import split_examples
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
-# The first bytes of each format tf.io.decode_image reads.
-_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM")
 
 
 def image_dataset(
@@ -43,10 +41,14 @@ def image_dataset(
 
     - a folder with one subfolder per class, as
       `keras.utils.image_dataset_from_directory` reads it (`.jpg`,
-      `.jpeg`, `.png`, `.bmp`, `.gif`). Files that are not images, or whose
-      content is not the image their name says, are skipped with one
-      warning that names and counts them, so training never stops on them
-      mid-epoch;
+      `.jpeg`, `.png`, `.bmp`, `.gif`; read by content, so a PNG named
+      `.jpg` is read as a PNG). Files with other names, files whose content
+      is no image, files cut short (no end marker) and files that cannot
+      be read are skipped with one warning that names and counts them, so
+      training does not stop on them mid-epoch. The dataset's length is
+      known (Keras shows `n/n` progress from the first epoch); a file that
+      fails to decode later anyway ends the pass with an error that counts
+      the examples it lacks;
     - `"tfds:<name>[/<config>]"`, a tensorflow-datasets dataset with
       supervised keys (`split` picks the split, e.g. `"train[:80%]"`);
     - a tuple `(x, y)` of arrays.
@@ -137,17 +139,17 @@ def _from_folder(folder):
         for path in sorted((root / name).rglob("*")):
             if not path.is_file():
                 continue
-            if path.suffix.lower() in IMAGE_SUFFIXES and _looks_like_image(
-                path
-            ):
+            problem = _problem(path)
+            if problem is None:
                 paths.append(os.fspath(path))
                 labels.append(label)
             else:
-                skipped.append(os.fspath(path.relative_to(root)))
+                skipped.append(f"{path.relative_to(root)} ({problem})")
     if skipped:
         warnings.warn(
             f"Skipped {len(skipped)} file(s) in {str(root)!r} that are not "
-            f"readable images ({', '.join(IMAGE_SUFFIXES)}): {skipped}",
+            f"readable, whole images ({', '.join(IMAGE_SUFFIXES)}): "
+            + "; ".join(skipped),
             stacklevel=3,
         )
     if not paths:
@@ -155,10 +157,36 @@ def _from_folder(folder):
     return np.array(paths), np.array(labels, "int64"), class_names
 
 
-def _looks_like_image(path) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(8)
-    return any(head.startswith(magic) for magic in _MAGIC)
+# How far from its end a whole file of each format has its end marker
+# (JPEG writers may pad or append a little after the EOI marker).
+_TAIL = 64 * 1024
+
+
+def _problem(path) -> Optional[str]:
+    """Why `path` is not a readable, whole image, or `None`: by its name
+    (suffix), its first bytes (the format, whatever the suffix says: a PNG
+    named .jpg is read as the PNG it is) and its last ones (a file cut short
+    has no end marker)."""
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        return "not an image file name"
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(8)
+            f.seek(max(size - _TAIL, 0))
+            tail = f.read()
+    except OSError as error:
+        return f"unreadable: {type(error).__name__}"
+    if head.startswith(b"\xff\xd8\xff"):
+        return None if b"\xff\xd9" in tail else "JPEG cut short"
+    if head.startswith(b"\x89PNG"):
+        return None if b"IEND" in tail[-64:] else "PNG cut short"
+    if head.startswith(b"GIF8"):
+        return None if tail.rstrip(b"\x00").endswith(b";") else "GIF cut short"
+    if head.startswith(b"BM"):
+        declared = int.from_bytes(head[2:6], "little")
+        return None if size >= declared else "BMP cut short"
+    return "content is not an image"
 
 
 def _from_arrays(source):
@@ -183,9 +211,14 @@ def _examples(kind, x, y, image_size):
             lambda path, label: (_decode(path, image_size), label),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
-        # A file whose header looked right but whose data is broken
-        # (truncated JPEG) is dropped rather than stopping the epoch.
-        examples = examples.ignore_errors(log_warning=True)
+        # Files are checked when the dataset is made (`_problem`); one that
+        # still fails to decode (changed or deleted since, or broken inside
+        # in a way the checks do not see) is left out of the pass, and the
+        # known length makes the pass end with an error that counts them:
+        # "expected to contain N elements but contained only M".
+        examples = examples.ignore_errors(log_warning=True).apply(
+            tf.data.experimental.assert_cardinality(len(x))
+        )
     return examples
 
 
