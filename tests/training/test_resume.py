@@ -1,6 +1,10 @@
 """Per-group optimizer state survives saving; resumed runs match."""
 
 import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -84,3 +88,48 @@ def test_model_checkpoint_resume_matches(uninterrupted, tmp_path):
     history = fit(resumed, initial_epoch=3)
     assert history.epoch == [3]
     assert_all_equal(uninterrupted[0], values(resumed.weights))
+
+
+def test_sigkill_mid_epoch_then_a_new_process_resumes_exactly(tmp_path):
+    """The hard case: the process is killed (SIGKILL: no exception, no
+    clean-up) in the middle of epoch 2, after two unfreezing transitions,
+    with discriminative rates; a new process, from another seed, resumes
+    from BackupAndRestore's last epoch and ends bit-identical to a run that
+    was never interrupted."""
+    root = Path(__file__).resolve().parents[2]
+
+    def run(mode, seed, backup, out):
+        return subprocess.run(
+            [
+                sys.executable,
+                str(root / "tests" / "training" / "kill_and_resume.py"),
+                mode,
+                str(seed),
+                str(backup),
+                str(out),
+            ],
+            cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root)},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    full = run("full", 11, tmp_path / "full-backup", tmp_path / "full.npz")
+    assert full.returncode == 0, full.stderr[-3000:]
+    backup = tmp_path / "backup"
+    killed = run("kill", 11, backup, tmp_path / "never.npz")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert not (tmp_path / "never.npz").exists()
+    assert os.listdir(backup)  # the backup existed before the resume
+    resumed = run("resume", 99, backup, tmp_path / "resumed.npz")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    # Epoch 2 was cut short: it runs again from its start, then epoch 3.
+    assert "epochs [2, 3]" in resumed.stdout
+    with (
+        np.load(tmp_path / "full.npz") as a,
+        np.load(tmp_path / "resumed.npz") as b,
+    ):
+        assert len(a.files) == len(b.files)
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key])
