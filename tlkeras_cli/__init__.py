@@ -156,7 +156,10 @@ def _add_commands(commands) -> None:
     )
     train.add_argument("--base", required=True, help="e.g. mobilenet_v2")
     train.add_argument(
-        "--data", required=True, help="a folder of class subfolders"
+        "--data",
+        required=True,
+        help="a folder of class subfolders, or 'tfds:<name>' (its train "
+        "split, cut by --validation-split)",
     )
     train.add_argument("--out", required=True)
     train.add_argument(

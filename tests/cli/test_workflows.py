@@ -2,10 +2,12 @@
 
 import json
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import tlkeras as tlk
 from tlkeras.cli import main
 
 
@@ -82,6 +84,78 @@ def test_train_picks_the_recipe_by_default(folder, tmp_path, capsys):
     assert "per class: linear_probe (" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("strategy", ["feature_extraction", "lp_ft"])
+def test_train_runs_each_strategy(strategy, folder, tmp_path):
+    code = main(
+        [
+            "train",
+            "--base",
+            "mobilenet_v2",
+            "--weights",
+            "none",
+            "--base-kwargs",
+            '{"alpha": 0.35}',
+            "--data",
+            str(folder),
+            "--out",
+            str(tmp_path),
+            "--image-size",
+            "32",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--strategy",
+            strategy,
+            "--verbose",
+            "0",
+        ]
+    )
+    assert code == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["strategy"] == report["recipe"] == strategy
+    assert len(report["history"]["loss"]) == 2
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    trained = [g.trainable for g in tlk.layer_groups(model)[:-1]]
+    # feature_extraction never unfreezes the base; lp_ft ends fine-tuning
+    # all of it.
+    assert trained == [strategy == "lp_ft"] * len(trained)
+
+
+def test_train_on_a_tfds_dataset(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=20):
+        code = main(
+            [
+                "train",
+                "--base",
+                "mobilenet_v2",
+                "--weights",
+                "none",
+                "--base-kwargs",
+                '{"alpha": 0.35}',
+                "--data",
+                "tfds:mnist",
+                "--out",
+                str(tmp_path),
+                "--image-size",
+                "32",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "8",
+                "--strategy",
+                "feature_extraction",
+                "--verbose",
+                "0",
+            ]
+        )
+    assert code == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["classes"] == [str(d) for d in range(10)]
+    assert set(report["validation"]) >= {"loss", "accuracy"}
+
+
 def test_train_writes_model_and_report(trained, capsys):
     report = json.loads((trained / "report.json").read_text())
     assert report["classes"] == ["cats", "dogs"]
@@ -108,7 +182,14 @@ def test_evaluate_prints_metrics(trained, folder, capsys):
     assert code == 0
     out = capsys.readouterr().out
     metrics = json.loads(out.strip().splitlines()[-1])
-    assert 0.0 <= metrics["accuracy"] <= 1.0 and "loss" in metrics
+    # What Keras itself computes for the saved model on the same data.
+    model = keras.saving.load_model(trained / "model.keras")
+    data = tlk.data.image_dataset(
+        str(folder), image_size=(32, 32), shuffle=False, batch_size=8
+    )
+    expected = model.evaluate(data, return_dict=True, verbose=0)
+    assert metrics["accuracy"] == pytest.approx(expected["accuracy"], abs=1e-6)
+    assert metrics["loss"] == pytest.approx(expected["loss"], rel=1e-5)
     # The per-class report is printed and written, and agrees with Keras.
     assert "macro avg" in out and "confusion matrix" in out
     written = json.loads((trained / "model_report.json").read_text())
@@ -124,11 +205,21 @@ def test_export_writes_savedmodel_and_tflite(trained, tmp_path, capsys):
     args = ["export", str(trained / "model.keras"), str(out)]
     assert main(args + ["--tflite", str(lite)]) == 0
     serve = tf.saved_model.load(str(out)).signatures["serving_default"]
-    result = serve(images=tf.zeros((1, 32, 32, 3), tf.uint8))
-    assert [c.decode() for c in result["classes"].numpy()][0] in (
-        "cats",
-        "dogs",
+    # Varied raw images through the exported signature: what the trained
+    # model predicts for them.
+    pixels = np.random.default_rng(0).integers(0, 256, (6, 32, 32, 3))
+    result = serve(images=tf.constant(pixels, tf.uint8))
+    model = keras.saving.load_model(trained / "model.keras")
+    expected = model.predict(pixels.astype("float32"), verbose=0)
+    names = np.array(["cats", "dogs"])
+    assert [c.decode() for c in result["classes"].numpy()] == list(
+        names[expected.argmax(1)]
     )
+    outputs = {k: v.numpy() for k, v in result.items() if k != "classes"}
+    probabilities = next(
+        v for v in outputs.values() if v.shape == expected.shape
+    )
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
     assert lite.is_file()
     assert main(args) == 2  # exists: refused, named
     assert "already exists" in capsys.readouterr().err

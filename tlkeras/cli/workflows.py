@@ -87,21 +87,44 @@ def evaluate(args) -> int:
     return 0
 
 
+def _training_data(args, size):
+    """(training, validation) datasets: a folder split by
+    `--validation-split`, or a tfds dataset's `train` split cut by the same
+    share with tfds split strings (`train[:80%]`, `train[80%:]`)."""
+    import tlkeras as tlk
+
+    options = dict(image_size=size, batch_size=args.batch_size, seed=args.seed)
+    if not args.data.startswith("tfds:"):
+        return tlk.data.image_dataset(
+            args.data,
+            validation_split=args.validation_split,
+            subset="both",
+            augment=args.augment,
+            **options,
+        )
+    share = args.validation_split
+    if not 0 < share < 1:
+        raise ValueError(
+            "--validation-split must be in (0, 1). Received: "
+            f"{args.validation_split!r}"
+        )
+    cut = round(100 * (1 - share))
+    training = tlk.data.image_dataset(
+        args.data, split=f"train[:{cut}%]", augment=args.augment, **options
+    )
+    validation = tlk.data.image_dataset(
+        args.data, split=f"train[{cut}%:]", shuffle=False, **options
+    )
+    return training, validation
+
+
 def train(args) -> int:
     import tlkeras as tlk
     from tlkeras._utils.atomic import atomic_path
     from tlkeras._utils.atomic import write_text
 
     size = (args.image_size, args.image_size)
-    train_data, val_data = tlk.data.image_dataset(
-        args.data,
-        image_size=size,
-        batch_size=args.batch_size,
-        validation_split=args.validation_split,
-        subset="both",
-        seed=args.seed,
-        augment=args.augment,
-    )
+    train_data, val_data = _training_data(args, size)
     keras.utils.set_random_seed(args.seed)
     model = tlk.build_classifier(
         args.base,
