@@ -204,3 +204,29 @@ def test_a_file_broken_after_the_dataset_was_made_is_an_error(tmp_path):
         match="expected to contain 4 elements but contained only 3",
     ):
         collect(ds)
+
+
+@pytest.mark.parametrize("fits", [True, False])
+def test_cache_auto_keeps_decoded_images_when_they_fit(
+    fits, tmp_path, monkeypatch
+):
+    import importlib
+
+    module = importlib.import_module("tlkeras.data.image_dataset")
+    monkeypatch.setattr(module, "fits_in_memory", lambda nbytes: fits)
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for i in range(2):
+            write_image(tmp_path / name / f"{i}.png", 10 * i)
+    ds = tlk.data.image_dataset(
+        str(tmp_path), image_size=(8, 8), batch_size=2, shuffle=False
+    )
+    first = collect(ds)[0]
+    (tmp_path / "b" / "1.png").unlink()
+    if fits:  # the second pass reads memory, not the files
+        np.testing.assert_array_equal(first, collect(ds)[0])
+    else:
+        with pytest.raises(tf.errors.OpError):
+            collect(ds)
+    with pytest.raises(ValueError, match="cache='yes'"):
+        tlk.data.image_dataset(str(tmp_path), image_size=(8, 8), cache="yes")
