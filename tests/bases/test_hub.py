@@ -378,3 +378,21 @@ def test_untrusted_handles_are_refused_under_safe_mode(image_module, tmp_path):
     # Refused before the handle was resolved; then loaded when trusted.
     assert "refused []" in lines
     assert "trusted 1" in lines and "unsafe 2" in lines
+
+
+def test_a_broken_hub_cache_is_named_not_called_missing(tmp_path, monkeypatch):
+    """tensorflow_hub hands back an existing cache folder as it is; a
+    folder left by an interrupted download must be reported as broken,
+    with the folder to delete, not as a module missing from the cache."""
+    import hashlib
+
+    pytest.importorskip("tensorflow_hub")
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path))
+    handle = "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/1"
+    folder = tmp_path / hashlib.sha1(handle.encode()).hexdigest()
+    (folder / "variables").mkdir(parents=True)
+    with pytest.raises(tlk.bases.HubModuleNotFoundError) as info:
+        tlk.bases.hub_handles.resolve_handle(handle)
+    message = str(info.value)
+    assert "no saved_model.pb" in message and str(folder) in message
+    assert "Delete" in message and "not in the cache" not in message

@@ -215,3 +215,34 @@ def test_weights_from_file_equal_keras_applications(mobilenet_v2_weights):
     np.testing.assert_allclose(
         features.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-5
     )
+
+
+def test_a_weights_file_of_another_alpha_or_with_a_top_says_so(assets):
+    weights = assets / "weights"
+    cases = [
+        # The alpha 0.5 file into an alpha 0.35 network.
+        (
+            "mobilenet_v2",
+            "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.5_224_no_top.h5",
+            {"alpha": 0.35},
+        ),
+        # The file with the 1000-class top into a network without it.
+        ("mobilenet", "mobilenet_v1_0.25_224.h5", {"alpha": 0.25}),
+    ]
+    for base, name, kwargs in cases:
+        if not (weights / name).is_file():
+            pytest.skip(f"asset missing: {weights / name}")
+        with pytest.raises(ValueError) as info:
+            tlk.build_classifier(
+                base,
+                2,
+                input_shape=(96, 96, 3),
+                weights=str(weights / name),
+                base_kwargs=kwargs,
+            )
+        message = str(info.value)
+        assert f"The weights file {str(weights / name)!r} does not fit" in (
+            message
+        )
+        assert f"base_kwargs={kwargs!r}" in message
+        assert "input_shape" not in message  # not the cause

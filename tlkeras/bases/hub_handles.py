@@ -2,6 +2,7 @@
 and modules that moved since a model was saved."""
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from typing import Dict
@@ -178,9 +179,21 @@ def _fetch(handle: str) -> str:
             "`pip install tlkeras[hub]`. A local SavedModel folder needs "
             "nothing extra."
         ) from error
+    # Where tensorflow_hub keeps this handle (resolver.py: the SHA-1 of the
+    # handle), to tell a broken cache from a missing one.
+    cached = os.path.join(
+        hub_cache_dir(), hashlib.sha1(handle.encode("utf8")).hexdigest()
+    )
     try:
-        return tensorflow_hub.resolve(handle)
+        path = tensorflow_hub.resolve(handle)
     except Exception as error:
+        if os.path.isdir(cached):
+            raise HubModuleNotFoundError(
+                f"The TF-Hub module {handle!r} has a cache folder, "
+                f"{cached!r}, but it could not be read ({error}): an "
+                "interrupted download? Delete that folder to fetch the "
+                "module again."
+            ) from error
         raise HubModuleNotFoundError(
             f"Could not fetch the TF-Hub module {handle!r}: {error}. It is "
             f"not in the cache folder {hub_cache_dir()!r} (set "
@@ -188,3 +201,11 @@ def _fetch(handle: str) -> str:
             "the module elsewhere and pass its local folder as "
             "'hub:/path/to/module', or copy a filled cache folder here."
         ) from error
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        # tensorflow_hub hands back any existing cache folder as it is.
+        raise HubModuleNotFoundError(
+            f"The cached TF-Hub module {handle!r} at {path!r} has no "
+            "saved_model.pb: the cache folder is broken (an interrupted "
+            f"download?). Delete {path!r} to fetch the module again."
+        )
+    return path

@@ -130,6 +130,17 @@ def _build_application(spec, input_shape, weights, base_kwargs):
             f"base_kwargs={base_kwargs!r}"
         ) from error
     except ValueError as error:
+        if weights not in ("imagenet", None) and re.search(
+            r"mismatch|saved weight|expects shape", str(error), re.IGNORECASE
+        ):
+            raise ValueError(
+                f"The weights file {weights!r} does not fit {spec.name} with "
+                f"base_kwargs={base_kwargs!r}: {error}. It was saved from "
+                "a network of other sizes (another `alpha` or depth, or "
+                "with its classification top): use the file that matches "
+                "`base_kwargs` (their names say, e.g. '..._0.35_224_no_top."
+                "h5' for alpha 0.35 without the top)."
+            ) from error
         if input_shape is not None and re.search(
             r"input|shape|size", str(error), re.IGNORECASE
         ):
