@@ -62,3 +62,25 @@ def test_tflite_from_an_exported_saved_model(model, tmp_path):
         atol=1e-5,
     )
     assert sorted(out) == ["class_ids", "probabilities"]
+
+
+def test_without_litert_says_once_which_extra(model, tmp_path, monkeypatch):
+    """Without ai-edge-litert the file is checked with tf.lite, and the user
+    reads once what to install, not TensorFlow's deprecation warning."""
+    import importlib
+    import sys
+    import warnings
+
+    module = importlib.import_module("tlkeras.export.tflite")
+
+    path = tlk.export.tflite(model, tmp_path / "m.tflite", verbose=0)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    monkeypatch.setattr(module, "_SAID_WHICH_EXTRA", [])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        module.tflite_interpreter(path)
+        module.tflite_interpreter(path)
+    messages = [str(w.message) for w in caught]
+    assert sum("tlkeras[export]" in m for m in messages) == 1, messages
+    assert not any("is deprecated" in m for m in messages), messages

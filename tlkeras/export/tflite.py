@@ -1,6 +1,7 @@
 """`tflite`: a LiteRT (TFLite) file that takes raw inputs."""
 
 import os
+import warnings
 from typing import Optional
 
 import keras
@@ -195,14 +196,33 @@ class _RawInputModel(keras.Model):
         return named_outputs(self.model, outputs, None)
 
 
+_SAID_WHICH_EXTRA = []
+
+
 def tflite_interpreter(path):
     """A LiteRT interpreter for `path`, allocated: `ai_edge_litert`'s where
-    installed, else `tf.lite`'s."""
+    installed, else `tf.lite`'s, after saying once which extra to install
+    (instead of TensorFlow's deprecation warning, every time)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
-    except ImportError:  # pragma: no cover - depends on the install
-        Interpreter = tf.lite.Interpreter
-    interpreter = Interpreter(model_path=os.fspath(path))
+    except ImportError:
+        Interpreter = None
+    with warnings.catch_warnings():
+        if Interpreter is None:
+            if not _SAID_WHICH_EXTRA:
+                _SAID_WHICH_EXTRA.append(True)
+                warnings.warn(
+                    "Checking the .tflite file with tf.lite.Interpreter, "
+                    "which TensorFlow deprecates: `pip install "
+                    "tlkeras[export]` (ai-edge-litert) for LiteRT's.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            warnings.filterwarnings(
+                "ignore", ".*tf.lite.Interpreter is deprecated.*"
+            )
+            Interpreter = tf.lite.Interpreter
+        interpreter = Interpreter(model_path=os.fspath(path))
     interpreter.allocate_tensors()
     return interpreter
 
