@@ -2,9 +2,9 @@
 
 MobileNetV2 (alpha 0.35, 96 px, 1024 images, batch 32, Adam), head trained
 first, then five transitions that each unfreeze one more base group (from
-the head side: the same layers both ways). In one process, one block after
-the other (so that one model's allocations do not show in the other's
-memory figures), tlkeras first:
+the head side: the same layers both ways). In one process, `--rounds`
+rounds, each a block per way (so that one model's allocations do not show
+in the other's memory figures), the order alternating between rounds:
 
   tlkeras:     a `tlk.build_classifier` model; `apply(model, TrainTop(k))`
                (no recompile; the optimizer keeps the state of the groups
@@ -15,13 +15,14 @@ memory figures), tlkeras first:
 
 For each transition: the one-off cost (the first epoch after it minus a
 steady epoch after it, in seconds and in steady epochs) and the growth of
-the process's resident memory across it. Unfreezing deeper groups needs
+the process's resident memory across it, as the median over rounds with
+their range. Unfreezing deeper groups needs
 more memory for the backward pass, so part of that growth is the working
 set, not a leak; the leak is measured apart: `--toggles` more transitions
 back and forth between the last two states, and the net RSS growth per
 transition over them (bound: 10 MiB).
 
-    python benchmarks/bench_unfreezing.py [--images 1024]
+    python benchmarks/bench_unfreezing.py [--images 1024] [--rounds 3]
 """
 
 import argparse
@@ -101,6 +102,7 @@ def main():
     parser.add_argument("--images", type=int, default=1024)
     parser.add_argument("--transitions", type=int, default=5)
     parser.add_argument("--toggles", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, (args.images,) + SHAPE).astype("float32")
@@ -108,69 +110,83 @@ def main():
 
     for k in range(1, args.transitions + 1):
         top_group_layer_names(k)  # build the reference models up front
-    rows, names, leaks = [], [], {}
-    for name, build, transition in (
-        ("tlkeras", tlkeras_model, tlkeras_transition),
-        ("plain Keras", plain_model, plain_transition),
-    ):
-        names.append(name)
-        model = build()
-        model.compile(
-            optimizer=keras.optimizers.Adam(1e-4),
-            loss="sparse_categorical_crossentropy",
-        )
-        fit_seconds(model, x, y)  # trace and warm up
-        fit_seconds(model, x, y)
-        for k in range(1, args.transitions + 1):
-            before = rss_mib()
-            start = time.perf_counter()
-            transition(model, k)
-            first = time.perf_counter() - start + fit_seconds(model, x, y)
-            steady = statistics.median(
-                fit_seconds(model, x, y) for _ in range(2)
+    ways = {
+        "tlkeras": (tlkeras_model, tlkeras_transition),
+        "plain Keras": (plain_model, plain_transition),
+    }
+    # (way, k) -> per-round (cost s, cost in epochs, RSS growth MiB)
+    samples = {(w, k): [] for w in ways for k in range(1, args.transitions + 1)}
+    trainable, leaks = {}, {}
+    order = list(ways)
+    for round_ in range(args.rounds):
+        for name in order:
+            build, transition = ways[name]
+            model = build()
+            model.compile(
+                optimizer=keras.optimizers.Adam(1e-4),
+                loss="sparse_categorical_crossentropy",
             )
-            after = rss_mib()
-            trainable = len(model.trainable_variables)
-            rows.append(
-                (
-                    k,
-                    name,
-                    trainable,
-                    first - steady,
-                    (first - steady) / steady,
-                    after - before,
-                    after,
-                )
-            )
-        start_rss = rss_mib()
-        for i in range(args.toggles):
-            # Back and forth between the last two states.
-            k = args.transitions - 1 if i % 2 == 0 else args.transitions
-            transition(model, k)
+            fit_seconds(model, x, y)  # trace and warm up
             fit_seconds(model, x, y)
-        leaks[name] = (rss_mib() - start_rss) / args.toggles
-        del model
-    print(f"keras {keras.__version__}, {args.images} images, batch 32")
+            for k in range(1, args.transitions + 1):
+                before = rss_mib()
+                start = time.perf_counter()
+                transition(model, k)
+                first = time.perf_counter() - start + fit_seconds(model, x, y)
+                steady = statistics.median(
+                    fit_seconds(model, x, y) for _ in range(2)
+                )
+                grown = rss_mib() - before
+                trainable[k] = len(model.trainable_variables)
+                samples[(name, k)].append(
+                    (first - steady, (first - steady) / steady, grown)
+                )
+            if round_ == args.rounds - 1:
+                start_rss = rss_mib()
+                for i in range(args.toggles):
+                    # Back and forth between the last two states.
+                    k = args.transitions - (1 if i % 2 == 0 else 0)
+                    transition(model, k)
+                    fit_seconds(model, x, y)
+                leaks[name] = (rss_mib() - start_rss) / args.toggles
+            del model
+        order.reverse()
     print(
-        f"{'k':>2} {'way':12} {'trainable':>9} {'cost (s)':>9} "
-        f"{'epochs':>7} {'RSS +MiB':>9} {'RSS MiB':>8}"
+        f"keras {keras.__version__}, {args.images} images, batch 32, "
+        f"{args.rounds} rounds (median, range)"
     )
-    for k, name, trainable, cost, epochs, grown, rss in rows:
-        print(
-            f"{k:>2} {name:12} {trainable:>9} {cost:9.2f} {epochs:7.2f} "
-            f"{grown:9.1f} {rss:8.0f}"
+    print(
+        f"{'k':>2} {'way':12} {'trainable':>9} {'cost (s)':>18} "
+        f"{'epochs':>7} {'RSS +MiB':>20}"
+    )
+
+    def spread(values, digits):
+        return (
+            f"{statistics.median(values):.{digits}f} "
+            f"({min(values):.{digits}f}-{max(values):.{digits}f})"
         )
+
+    for k in range(1, args.transitions + 1):
+        for name in ways:
+            costs, epochs, grown = zip(*samples[(name, k)])
+            print(
+                f"{k:>2} {name:12} {trainable[k]:>9} {spread(costs, 2):>18} "
+                f"{statistics.median(epochs):7.2f} {spread(grown, 1):>20}"
+            )
     medians = {}
-    for name in names:
-        costs = [r[3] for r in rows if r[1] == name]
-        grown = [r[5] for r in rows if r[1] == name]
+    for name in ways:
+        costs = [
+            c
+            for k in range(1, args.transitions + 1)
+            for c, _, _ in samples[(name, k)]
+        ]
         medians[name] = statistics.median(costs)
         verdict = "within" if leaks[name] < 10 else "over"
         print(
-            f"{name}: median cost {medians[name]:.2f} s, median RSS growth "
-            f"{statistics.median(grown):.1f} MiB; leak over {args.toggles} "
-            f"back-and-forth transitions {leaks[name]:+.1f} MiB each "
-            f"({verdict} the 10 MiB bound)"
+            f"{name}: median cost {medians[name]:.2f} s over all transitions "
+            f"and rounds; leak over {args.toggles} back-and-forth "
+            f"transitions {leaks[name]:+.1f} MiB each ({verdict} the 10 MiB "
+            "bound)"
         )
     ratio = medians["plain Keras"] / medians["tlkeras"]
     print(f"tlkeras transitions cost {ratio:.2f}x less than plain Keras")
