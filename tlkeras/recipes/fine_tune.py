@@ -24,6 +24,7 @@ def fine_tune(
     *,
     head_epochs: Union[int, str] = "auto",
     fine_tune_epochs: int = 5,
+    max_head_epochs: int = 200,
     lr: float = 1e-3,
     fine_tune_lr: Optional[float] = None,
     freeze: freezing.PolicyLike = "none",
@@ -69,6 +70,8 @@ def fine_tune(
         head_epochs: `"auto"` or an int >= 0, stage 1 as above. Defaults
             to `"auto"`.
         fine_tune_epochs: int, epochs of stage 2. Defaults to `5`.
+        max_head_epochs: int, at most this many head epochs with
+            `head_epochs="auto"`. Defaults to `200`.
         lr: float, the head's rate in stage 1. Defaults to `1e-3`.
         fine_tune_lr: float, the rate in stage 2. Defaults to `lr / 100`.
         freeze: the freeze policy of stage 2, any form
@@ -102,7 +105,7 @@ def fine_tune(
     >>> model = tlk.build_classifier(base, 2)
     >>> x = np.random.rand(20, 4).astype("float32"); y = np.arange(20) % 2
     >>> history = tlk.recipes.fine_tune(model, (x, y), fine_tune_epochs=1,
-    ...                                 verbose=0)
+    ...                                 max_head_epochs=20, verbose=0)
     >>> history.stage_starts[1] == history.converged_epochs
     True
     """
@@ -156,6 +159,7 @@ def fine_tune(
             y,
             validation_data,
             lr=lr,
+            max_epochs=max_head_epochs,
             batch_size=fit_kwargs.get("batch_size"),
             loss=loss,
             metrics=metrics,
