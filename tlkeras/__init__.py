@@ -33,6 +33,7 @@ from tlkeras.builders import TransferModel  # noqa: E402
 from tlkeras.builders import build_classifier  # noqa: E402
 from tlkeras.builders import build_feature_extractor  # noqa: E402
 from tlkeras.builders import build_regressor  # noqa: E402
+from tlkeras.builders import transfer_weights  # noqa: E402
 from tlkeras.evaluation import predict  # noqa: E402
 from tlkeras.evaluation import summary  # noqa: E402
 from tlkeras.freezing import LayerGroup  # noqa: E402
@@ -68,5 +69,6 @@ __all__ = [
     "summary",
     "tasks",
     "training",
+    "transfer_weights",
     "tuning",
 ]

@@ -5,11 +5,15 @@ from tlkeras.builders.build import build_classifier
 from tlkeras.builders.build import build_feature_extractor
 from tlkeras.builders.build import build_regressor
 from tlkeras.builders.transfer_model import TransferModel
+from tlkeras.builders.weight_transfer import TransferReport
+from tlkeras.builders.weight_transfer import transfer_weights
 
 __all__ = [
     "TransferModel",
+    "TransferReport",
     "build_classifier",
     "build_feature_extractor",
     "build_regressor",
+    "transfer_weights",
 ]
 __getattr__ = moved_names(__name__, {"TASKS": "tlkeras.tasks"})
