@@ -24,6 +24,7 @@ from tlkeras import heads  # noqa: E402
 from tlkeras import optimizers  # noqa: E402
 from tlkeras import plots  # noqa: E402
 from tlkeras import recipes  # noqa: E402
+from tlkeras import regularizers  # noqa: E402
 from tlkeras import strategies  # noqa: E402
 from tlkeras import tasks  # noqa: E402
 from tlkeras import training  # noqa: E402
@@ -65,6 +66,7 @@ __all__ = [
     "plots",
     "predict",
     "recipes",
+    "regularizers",
     "strategies",
     "summary",
     "tasks",

@@ -3,6 +3,8 @@
 from typing import Optional
 from typing import Sequence
 
+import keras
+
 from tlkeras import freezing
 from tlkeras.bases import resolve_base
 from tlkeras.builders.transfer_model import TransferModel
@@ -25,6 +27,7 @@ def build_classifier(
     bn: Optional[str] = None,
     class_names: Optional[Sequence[str]] = None,
     name: Optional[str] = None,
+    regularization: Optional[keras.layers.Layer] = None,
 ) -> TransferModel:
     """A classifier made of a pretrained base and a new head.
 
@@ -61,6 +64,10 @@ def build_classifier(
         class_names: the class names, for exports and reports (e.g. a
             dataset's `.class_names`). Defaults to `None`.
         name: string, the model's name. Defaults to `None`.
+        regularization: a penalty added to the training loss, such as
+            `tlkeras.regularizers.L2SP(alpha=0.01, beta=0.01)` (pulls the
+            base toward its pretrained weights), or `None`. Defaults to
+            `None`.
 
     Returns:
         A `tlkeras.TransferModel`; `model.compile()` picks the matching loss
@@ -109,6 +116,7 @@ def build_classifier(
         bn=bn,
         name=name,
         class_names=class_names,
+        regularization=regularization,
     )
 
 
@@ -209,6 +217,7 @@ def _build(
     bn,
     name,
     class_names=None,
+    regularization=None,
 ):
     # Checked before the (slow) base is built.
     if bn is None:
@@ -235,6 +244,7 @@ def _build(
         bn=bn,
         name=name,
         class_names=class_names,
+        regularization=regularization,
     )
     freezing.apply(model, freeze, bn=bn)
     return model

@@ -59,6 +59,8 @@ class TransferModel(keras.Model):
             `"frozen"`.
         class_names: list of strings or `None`, the names of the classes
             (exports and reports use them). Defaults to `None`.
+        regularization: a penalty added to the training loss, such as
+            `tlkeras.regularizers.L2SP()`, or `None`. Defaults to `None`.
 
     Example:
 
@@ -84,6 +86,7 @@ class TransferModel(keras.Model):
         logits: bool = False,
         bn: str = "frozen",
         class_names: Optional[list] = None,
+        regularization: Optional[keras.layers.Layer] = None,
         **kwargs,
     ):
         get_task(task)  # checks the name
@@ -110,6 +113,11 @@ class TransferModel(keras.Model):
         self.logits = logits
         self.bn = bn
         self.class_names = None if class_names is None else list(class_names)
+        self.regularization = regularization
+        if regularization is not None:
+            # The base's weights now are the pretrained ones (a loaded
+            # model's saved anchors replace them when its variables load).
+            regularization.attach(self)
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
         """`keras.Model.compile` with defaults that follow the task.
@@ -175,6 +183,19 @@ class TransferModel(keras.Model):
             call.get("x"), call.get("steps")
         ):
             return super().predict(*args, **kwargs)
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        loss = super().compute_loss(
+            x, y, y_pred, sample_weight=sample_weight, training=training
+        )
+        if training and self.regularization is not None:
+            # Read when `fit` traces its step: what trains then.
+            loss = loss + keras.ops.cast(
+                self.regularization.penalty(self), loss.dtype
+            )
+        return loss
 
     def make_train_function(self, force=False):
         # Keras reads `trainable` only when it traces: this is where any
@@ -250,13 +271,16 @@ class TransferModel(keras.Model):
             "logits": self.logits,
             "bn": self.bn,
             "class_names": self.class_names,
+            "regularization": None
+            if self.regularization is None
+            else keras.layers.serialize(self.regularization),
         }
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         # Keras's deserialization pops keys from nested dicts: work on a copy.
         config = copy.deepcopy(config)
-        for key in ("base", "head", "preprocessing"):
+        for key in ("base", "head", "preprocessing", "regularization"):
             if config.get(key) is not None:
                 config[key] = keras.layers.deserialize(
                     config[key], custom_objects=custom_objects
