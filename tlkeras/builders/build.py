@@ -3,8 +3,6 @@
 from typing import Optional
 from typing import Sequence
 
-import keras
-
 from tlkeras import freezing
 from tlkeras.bases import resolve_base
 from tlkeras.builders.transfer_model import TransferModel
@@ -27,7 +25,7 @@ def build_classifier(
     bn: Optional[str] = None,
     class_names: Optional[Sequence[str]] = None,
     name: Optional[str] = None,
-    regularization: Optional[keras.layers.Layer] = None,
+    regularization=None,
 ) -> TransferModel:
     """A classifier made of a pretrained base and a new head.
 
@@ -66,8 +64,9 @@ def build_classifier(
         name: string, the model's name. Defaults to `None`.
         regularization: a penalty added to the training loss, such as
             `tlkeras.regularizers.L2SP(alpha=0.01, beta=0.01)` (pulls the
-            base toward its pretrained weights), or `None`. Defaults to
-            `None`.
+            base toward its pretrained weights) or `BSS()` (batch spectral
+            shrinkage of the head's features), a list of them, or `None`.
+            Defaults to `None`.
 
     Returns:
         A `tlkeras.TransferModel`; `model.compile()` picks the matching loss

@@ -60,7 +60,8 @@ class TransferModel(keras.Model):
         class_names: list of strings or `None`, the names of the classes
             (exports and reports use them). Defaults to `None`.
         regularization: a penalty added to the training loss, such as
-            `tlkeras.regularizers.L2SP()`, or `None`. Defaults to `None`.
+            `tlkeras.regularizers.L2SP()` or `BSS()`, a list of them, or
+            `None`. Defaults to `None`.
 
     Example:
 
@@ -114,10 +115,10 @@ class TransferModel(keras.Model):
         self.bn = bn
         self.class_names = None if class_names is None else list(class_names)
         self.regularization = regularization
-        if regularization is not None:
+        for penalty in self._penalties():
             # The base's weights now are the pretrained ones (a loaded
             # model's saved anchors replace them when its variables load).
-            regularization.attach(self)
+            penalty.attach(self)
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
         """`keras.Model.compile` with defaults that follow the task.
@@ -190,12 +191,19 @@ class TransferModel(keras.Model):
         loss = super().compute_loss(
             x, y, y_pred, sample_weight=sample_weight, training=training
         )
-        if training and self.regularization is not None:
+        if training:
             # Read when `fit` traces its step: what trains then.
-            loss = loss + keras.ops.cast(
-                self.regularization.penalty(self), loss.dtype
-            )
+            for penalty in self._penalties():
+                loss = loss + keras.ops.cast(penalty.penalty(self), loss.dtype)
         return loss
+
+    def _penalties(self) -> list:
+        regularization = self.regularization
+        if regularization is None:
+            return []
+        if isinstance(regularization, (list, tuple)):
+            return list(regularization)
+        return [regularization]
 
     def make_train_function(self, force=False):
         # Keras reads `trainable` only when it traces: this is where any
@@ -273,7 +281,11 @@ class TransferModel(keras.Model):
             "class_names": self.class_names,
             "regularization": None
             if self.regularization is None
-            else keras.layers.serialize(self.regularization),
+            else (
+                [keras.layers.serialize(r) for r in self._penalties()]
+                if isinstance(self.regularization, (list, tuple))
+                else keras.layers.serialize(self.regularization)
+            ),
         }
 
     @classmethod
@@ -281,9 +293,15 @@ class TransferModel(keras.Model):
         # Keras's deserialization pops keys from nested dicts: work on a copy.
         config = copy.deepcopy(config)
         for key in ("base", "head", "preprocessing", "regularization"):
-            if config.get(key) is not None:
+            value = config.get(key)
+            if isinstance(value, list):
+                config[key] = [
+                    keras.layers.deserialize(v, custom_objects=custom_objects)
+                    for v in value
+                ]
+            elif value is not None:
                 config[key] = keras.layers.deserialize(
-                    config[key], custom_objects=custom_objects
+                    value, custom_objects=custom_objects
                 )
         trainable = config.pop("trainable", True)
         model = cls(**config)

@@ -16,6 +16,12 @@ _POOL_LAYERS = {
 }
 
 
+class _Holder:
+    """A plain attribute Keras does not track."""
+
+    function = None
+
+
 @keras.saving.register_keras_serializable(package="tlkeras")
 class Head(keras.layers.Layer):
     """A transfer-learning head: pooling, hidden layers, output.
@@ -111,6 +117,9 @@ class Head(keras.layers.Layer):
         # === Layers ===
         regularizer = keras.regularizers.L1L2(l1, l2) if l1 or l2 else None
         self.pool = None
+        # Out of Keras's tracking: the penalty is the model's, not a layer
+        # of this head.
+        self._feature_penalty = _Holder()
         self.hidden = []
         for i, size in enumerate(units):
             block = [
@@ -215,10 +224,20 @@ class Head(keras.layers.Layer):
 
     def call_pooled(self, pooled, training=None):
         """The head on already pooled features (`pool_features`)."""
+        penalty = self._feature_penalty.function
+        if training and penalty is not None:
+            # A penalty on the features the head sees (batch spectral
+            # shrinkage), in the training loss as Keras's `add_loss`.
+            self.add_loss(penalty(pooled))
         return self._apply(pooled, self.hidden + self.output_layers, training)
 
     def call(self, inputs, training=None):
-        return self._apply(inputs, self._layers_in_order(), training)
+        return self.call_pooled(self.pool_features(inputs), training=training)
+
+    def penalize_features(self, function) -> None:
+        """Add `function(pooled features)` to the training loss (`None`
+        removes it); `tlkeras.regularizers.BSS` calls this."""
+        self._feature_penalty.function = function
 
     @staticmethod
     def _apply(inputs, layers, training):
