@@ -22,10 +22,12 @@ from tlkeras.strategies.compare import Strategy
 from tlkeras.strategies.compare import compare
 from tlkeras.strategies.compare import register_strategy
 from tlkeras.strategies.compare import write_comparison
+from tlkeras.strategies.distillation import Distiller
 
 __all__ = [
     "STRATEGIES",
     "Comparison",
+    "Distiller",
     "FeatureCache",
     "Run",
     "Strategy",

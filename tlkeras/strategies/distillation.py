@@ -1,0 +1,230 @@
+"""Knowledge distillation (Hinton et al. 2015), on Keras's own
+`keras.distillation.Distiller`, with what it gets wrong put right."""
+
+from typing import Optional
+
+import keras
+import numpy as np
+from keras import ops
+
+OUTPUTS = ("auto", "logits", "probabilities")
+# The smallest normal float32: a probability below it was 0 (underflow),
+# whose log is below -87; clipping a larger epsilon (1e-7) would change the
+# softened targets of a confident teacher.
+_EPSILON = float(np.finfo("float32").tiny)
+
+
+class Distiller(keras.distillation.Distiller):
+    """Train `student` on the labels and on `teacher`'s softened outputs.
+
+    The loss per example is `alpha * hard + (1 - alpha) * soft`: `hard` the
+    student's loss on the labels, `soft = T^2 * KL(softmax(t / T) ||
+    softmax(s / T))` on the teacher's and student's logits `t`, `s` at
+    temperature `T` (Hinton et al.: the `T^2` keeps the soft gradients'
+    scale as `T` changes). Where Keras's own `Distiller` differs:
+
+    - its default `LogitsDistillation(loss="kl_divergence")` applies KL to
+      temperature-scaled raw logits, with no softmax and no `T^2`; here the
+      soft loss is always the formula above;
+    - models that output probabilities (a softmax head; a
+      `tlkeras.TransferModel` built without `logits=True`) are read as the
+      log-probabilities they imply, which are logits up to a constant: the
+      same training as their logit twins;
+    - `sample_weight` and `class_weight` weigh both losses per example
+      (Keras's ignores them), reduced as Keras's losses are (sum over the
+      batch size);
+    - with array data, `fit` computes the teacher's outputs once
+      (`cache_teacher=True`) instead of running the teacher every step.
+      Datasets run the teacher every step: their batches may be shuffled
+      or augmented differently each epoch.
+
+    The teacher never trains: it is called with `training=False` (weights
+    and BatchNormalization statistics unchanged). Keep `distiller.student`,
+    an ordinary Keras model, and save that (saving the distiller would
+    write the teacher too).
+
+    Args:
+        teacher: a trained `keras.Model`.
+        student: the `keras.Model` to train, with the teacher's outputs.
+        temperature: float > 0, `T`. Defaults to `4.0`.
+        alpha: float in [0, 1], the weight of the hard-label loss.
+            Defaults to `0.1`.
+        teacher_outputs, student_outputs: `"logits"`, `"probabilities"` or
+            `"auto"` (a `TransferModel` says; otherwise a softmax last
+            layer means probabilities). Defaults to `"auto"`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> teacher = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> student = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> d = Distiller(teacher, student, temperature=2.0, alpha=0.5)
+    >>> d.compile(optimizer="adam", metrics=["accuracy"])
+    >>> x, y = np.random.rand(16, 4).astype("float32"), np.arange(16) % 3
+    >>> history = d.fit(x, y, epochs=2, verbose=0)
+    >>> sorted(k for k in history.history if k.endswith("loss"))
+    ['distillation_loss', 'loss', 'student_loss', 'total_loss']
+    """
+
+    def __init__(
+        self,
+        teacher: keras.Model,
+        student: keras.Model,
+        *,
+        temperature: float = 4.0,
+        alpha: float = 0.1,
+        teacher_outputs: str = "auto",
+        student_outputs: str = "auto",
+        name: str = "distiller",
+        **kwargs,
+    ):
+        if not isinstance(temperature, (int, float)) or not temperature > 0:
+            raise ValueError(
+                "`temperature` must be a float > 0. Received: "
+                f"temperature={temperature!r}"
+            )
+        if not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
+            raise ValueError(
+                f"`alpha` must be a float in [0, 1]. Received: alpha={alpha!r}"
+            )
+        for label, value in (
+            ("teacher_outputs", teacher_outputs),
+            ("student_outputs", student_outputs),
+        ):
+            if value not in OUTPUTS:
+                raise ValueError(
+                    f"`{label}` must be one of {OUTPUTS}. Received: "
+                    f"{label}={value!r}"
+                )
+        super().__init__(
+            teacher,
+            student,
+            distillation_losses=keras.distillation.LogitsDistillation(
+                temperature=temperature, loss=keras.losses.KLDivergence()
+            ),
+            student_loss_weight=float(alpha),
+            name=name,
+            **kwargs,
+        )
+        self.temperature = float(temperature)
+        self.alpha = float(alpha)
+        self.teacher_probabilities = _gives_probabilities(
+            teacher, teacher_outputs
+        )
+        self.student_probabilities = _gives_probabilities(
+            student, student_outputs
+        )
+
+    def compile(self, optimizer="adam", loss="auto", metrics=None, **kwargs):
+        """As `keras.Model.compile`; `loss="auto"` is sparse categorical
+        cross-entropy, from logits or not as the student outputs."""
+        if loss == "auto":
+            loss = keras.losses.SparseCategoricalCrossentropy(
+                from_logits=not self.student_probabilities
+            )
+        self._hard_loss = keras.losses.get(loss)
+        super().compile(
+            optimizer=optimizer, loss=loss, metrics=metrics, **kwargs
+        )
+
+    # === Training ===
+
+    def fit(self, x=None, y=None, *, cache_teacher: bool = True, **kwargs):
+        """`keras.Model.fit`; with array data and `cache_teacher`, the
+        teacher's outputs are computed once for `x` (and for array
+        `validation_data`) and travel with the labels."""
+        if cache_teacher and _is_array(x) and y is not None:
+            y = (np.asarray(y), self._teacher_logits(x, kwargs))
+            validation = kwargs.get("validation_data")
+            if isinstance(validation, tuple) and _is_array(validation[0]):
+                vx, vy = validation[0], validation[1]
+                kwargs["validation_data"] = (
+                    vx,
+                    (np.asarray(vy), self._teacher_logits(vx, kwargs)),
+                    *validation[2:],
+                )
+        return super().fit(x, y, **kwargs)
+
+    def _teacher_logits(self, x, fit_kwargs) -> np.ndarray:
+        outputs = self.teacher.predict(
+            x, batch_size=fit_kwargs.get("batch_size") or 32, verbose=0
+        )
+        return keras.ops.convert_to_numpy(
+            _logits(outputs, self.teacher_probabilities)
+        )
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        if y_pred is None:
+            y_pred = self(x, training=training)
+        labels, teacher = _split_labels(y)
+        if teacher is None:
+            teacher = _logits(
+                self.teacher(x, training=False), self.teacher_probabilities
+            )
+        student = _logits(y_pred, self.student_probabilities)
+        soft = self.soft_loss(teacher, student)
+        hard = self._hard_loss(labels, y_pred, sample_weight=sample_weight)
+        soft = _reduce(soft, sample_weight)
+        total = self.alpha * hard + (1.0 - self.alpha) * soft
+        self.student_loss_tracker.update_state(hard)
+        self.distillation_loss_tracker.update_state(soft)
+        self.total_loss_tracker.update_state(total)
+        return total
+
+    def soft_loss(self, teacher_logits, student_logits):
+        """Per example: `T^2 * KL(softmax(t / T) || softmax(s / T))`."""
+        t = ops.cast(teacher_logits, "float32") / self.temperature
+        s = ops.cast(student_logits, "float32") / self.temperature
+        p = ops.softmax(t, axis=-1)
+        divergence = ops.sum(
+            p * (ops.log_softmax(t, axis=-1) - ops.log_softmax(s, axis=-1)),
+            axis=-1,
+        )
+        return self.temperature**2 * divergence
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        labels, _ = _split_labels(y)
+        return super().compute_metrics(x, labels, y_pred, sample_weight)
+
+
+def _gives_probabilities(model, declared: str) -> bool:
+    if declared != "auto":
+        return declared == "probabilities"
+    if hasattr(model, "logits") and hasattr(model, "task"):
+        return not model.logits  # a tlkeras TransferModel says
+    activation = (
+        getattr(model.layers[-1], "activation", None)
+        if (getattr(model, "layers", None))
+        else None
+    )
+    return activation is keras.activations.softmax
+
+
+def _logits(outputs, probabilities: bool):
+    """Log-probabilities of probability outputs (logits up to a per-example
+    constant, which softmax ignores); logits as they are."""
+    if not probabilities:
+        return outputs
+    return ops.log(ops.clip(ops.cast(outputs, "float32"), _EPSILON, 1.0))
+
+
+def _split_labels(y):
+    if isinstance(y, (tuple, list)) and len(y) == 2:
+        return y[0], y[1]
+    return y, None
+
+
+def _reduce(values, sample_weight: Optional[object]):
+    """Keras's "sum_over_batch_size": sum(w * loss) / batch size."""
+    if sample_weight is None:
+        return ops.mean(values)
+    weights = ops.cast(ops.reshape(sample_weight, (-1,)), values.dtype)
+    return ops.sum(values * weights) / ops.cast(ops.shape(values)[0], "float32")
+
+
+def _is_array(x) -> bool:
+    return isinstance(x, np.ndarray) or (
+        hasattr(x, "shape") and hasattr(x, "dtype") and not hasattr(x, "take")
+    )
