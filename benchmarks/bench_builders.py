@@ -55,6 +55,9 @@ def tlkeras_model(train_top_groups):
         weights=None,
         base_kwargs={"alpha": 0.35},
         freeze=tlk.freezing.TrainTop(2) if train_top_groups else "base",
+        # As the plain model: BN statistics fixed (random weights would
+        # otherwise make tlkeras's default "train").
+        bn="frozen",
     )
 
 

@@ -43,6 +43,9 @@ def build(weights=None):
         weights=None,
         base_kwargs={"alpha": 0.35},
         freeze="none",
+        # BN statistics fixed, as the docstring says (random weights would
+        # otherwise make tlkeras's default "train").
+        bn="frozen",
     )
     if weights is not None:
         model.set_weights(weights)
