@@ -6,6 +6,8 @@ import statistics
 import time
 from pathlib import Path
 
+import keras
+
 
 def fit_seconds(model, x, y=None, *, epochs=1, batch_size=32) -> float:
     """Seconds per epoch of `model.fit` over `epochs` epochs."""
@@ -15,6 +17,20 @@ def fit_seconds(model, x, y=None, *, epochs=1, batch_size=32) -> float:
     else:
         model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
     return (time.perf_counter() - start) / epochs
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Seconds of each epoch, measured inside `fit`."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
 
 
 def median_ratio(numerators, denominators) -> float:

@@ -27,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _timing import EpochTimer  # noqa: E402
 from _timing import add_assets_argument  # noqa: E402
 
 import tlkeras as tlk  # noqa: E402
@@ -47,20 +48,6 @@ def build(weights):
     )
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     return model
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Seconds of each epoch, measured inside `fit`."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
 
 
 def run(kind, weights, x, y, epochs):

@@ -24,10 +24,9 @@ def folder(tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="module")
-def trained(folder, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    code = main(
+def train(data, out, *options):
+    """`tlkeras train` on a tiny random MobileNetV2 at 32 px."""
+    return main(
         [
             "train",
             "--base",
@@ -37,45 +36,37 @@ def trained(folder, tmp_path_factory):
             "--base-kwargs",
             '{"alpha": 0.35}',
             "--data",
-            str(folder),
+            str(data),
             "--out",
             str(out),
             "--image-size",
             "32",
-            "--epochs",
-            "4",
             "--batch-size",
             "8",
-            "--strategy",
-            "fine_tune",
-            "--verbose",
-            "0",
+            *options,
         ]
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    code = train(
+        str(folder),
+        str(out),
+        "--epochs",
+        "4",
+        "--strategy",
+        "fine_tune",
+        "--verbose",
+        "0",
     )
     assert code == 0
     return out
 
 
 def test_train_picks_the_recipe_by_default(folder, tmp_path, capsys):
-    code = main(
-        [
-            "train",
-            "--base",
-            "mobilenet_v2",
-            "--weights",
-            "none",
-            "--base-kwargs",
-            '{"alpha": 0.35}',
-            "--data",
-            str(folder),
-            "--out",
-            str(tmp_path),
-            "--image-size",
-            "32",
-            "--batch-size",
-            "8",
-        ]
-    )
+    code = train(str(folder), str(tmp_path))
     assert code == 0
     report = json.loads((tmp_path / "report.json").read_text())
     # A few images per class: the head alone, on cached features.
@@ -86,30 +77,15 @@ def test_train_picks_the_recipe_by_default(folder, tmp_path, capsys):
 
 @pytest.mark.parametrize("strategy", ["feature_extraction", "lp_ft"])
 def test_train_runs_each_strategy(strategy, folder, tmp_path):
-    code = main(
-        [
-            "train",
-            "--base",
-            "mobilenet_v2",
-            "--weights",
-            "none",
-            "--base-kwargs",
-            '{"alpha": 0.35}',
-            "--data",
-            str(folder),
-            "--out",
-            str(tmp_path),
-            "--image-size",
-            "32",
-            "--epochs",
-            "2",
-            "--batch-size",
-            "8",
-            "--strategy",
-            strategy,
-            "--verbose",
-            "0",
-        ]
+    code = train(
+        str(folder),
+        str(tmp_path),
+        "--epochs",
+        "2",
+        "--strategy",
+        strategy,
+        "--verbose",
+        "0",
     )
     assert code == 0
     report = json.loads((tmp_path / "report.json").read_text())
@@ -125,30 +101,15 @@ def test_train_runs_each_strategy(strategy, folder, tmp_path):
 def test_train_on_a_tfds_dataset(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
     with tfds.testing.mock_data(num_examples=20):
-        code = main(
-            [
-                "train",
-                "--base",
-                "mobilenet_v2",
-                "--weights",
-                "none",
-                "--base-kwargs",
-                '{"alpha": 0.35}',
-                "--data",
-                "tfds:mnist",
-                "--out",
-                str(tmp_path),
-                "--image-size",
-                "32",
-                "--epochs",
-                "1",
-                "--batch-size",
-                "8",
-                "--strategy",
-                "feature_extraction",
-                "--verbose",
-                "0",
-            ]
+        code = train(
+            "tfds:mnist",
+            str(tmp_path),
+            "--epochs",
+            "1",
+            "--strategy",
+            "feature_extraction",
+            "--verbose",
+            "0",
         )
     assert code == 0
     report = json.loads((tmp_path / "report.json").read_text())

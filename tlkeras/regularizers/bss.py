@@ -5,6 +5,8 @@ Transfer Learning")."""
 import keras
 from keras import ops
 
+from tlkeras.regularizers.l2sp import check_weight
+
 
 @keras.saving.register_keras_serializable(package="tlkeras")
 class BSS(keras.layers.Layer):
@@ -38,14 +40,7 @@ class BSS(keras.layers.Layer):
         super().__init__(**kwargs)
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"`k` must be an int >= 1. Received: k={k!r}")
-        if (
-            not isinstance(weight, (int, float))
-            or isinstance(weight, bool)
-            or not weight >= 0
-        ):
-            raise ValueError(
-                f"`weight` must be a float >= 0. Received: weight={weight!r}"
-            )
+        check_weight("weight", weight)
         self.k = k
         self.weight = float(weight)
 

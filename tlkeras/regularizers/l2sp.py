@@ -8,6 +8,18 @@ from keras import ops
 from tlkeras._utils import keras_internals
 
 
+def check_weight(name: str, value) -> None:
+    """Raise a `ValueError` naming `name` unless `value` is a float >= 0."""
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not value >= 0
+    ):
+        raise ValueError(
+            f"`{name}` must be a float >= 0. Received: {name}={value!r}"
+        )
+
+
 def _weights(layer) -> list:
     """The variables `layer` and its sublayers created to train (kernels,
     biases, BN's gamma and beta; not BN's moving statistics), whether or
@@ -64,15 +76,8 @@ class L2SP(keras.layers.Layer):
 
     def __init__(self, alpha: float = 0.01, beta: float = 0.01, **kwargs):
         super().__init__(**kwargs)
-        for name, value in (("alpha", alpha), ("beta", beta)):
-            if (
-                not isinstance(value, (int, float))
-                or isinstance(value, bool)
-                or not value >= 0
-            ):
-                raise ValueError(
-                    f"`{name}` must be a float >= 0. Received: {name}={value!r}"
-                )
+        check_weight("alpha", alpha)
+        check_weight("beta", beta)
         self.alpha = float(alpha)
         self.beta = float(beta)
         # The model's variables, held where Keras does not track them (a
