@@ -51,6 +51,25 @@ def _optimizer_variables(model):
     return list(optimizer.variables)
 
 
+def head_state(model: keras.Model):
+    """The current values a head checkpoint of `model` holds: its head's
+    weights and its (built) optimizer's variables, as NumPy arrays.
+
+    Example:
+
+    >>> import tlkeras as tlk
+    >>> model = tlk.build_classifier(
+    ...     keras.Sequential([keras.Input((4,)), keras.layers.Dense(8)]), 2)
+    >>> head, optimizer = head_state(model)
+    >>> [v.shape for v in head], optimizer
+    ([(8, 2), (2,)], [])
+    """
+    return (
+        [keras.ops.convert_to_numpy(v) for v in model.head.weights],
+        [keras.ops.convert_to_numpy(v) for v in _optimizer_variables(model)],
+    )
+
+
 def save_head_checkpoint(
     model: keras.Model,
     filepath,
@@ -65,8 +84,7 @@ def save_head_checkpoint(
         model: a `tlkeras.TransferModel`.
         filepath: str or path, ending in `.h5`.
         head_values, optimizer_values: values to write instead of the
-            current ones (a snapshot taken earlier), in the order of
-            `model.head.weights` and `model.optimizer.variables`. Defaults
+            current ones (a snapshot `head_state` took earlier). Defaults
             to `None`.
 
     Example:
@@ -86,10 +104,11 @@ def save_head_checkpoint(
         )
     head = list(model.head.weights)
     optimizer = _optimizer_variables(model)
-    if head_values is None:
-        head_values = [keras.ops.convert_to_numpy(v) for v in head]
-    if optimizer_values is None:
-        optimizer_values = [keras.ops.convert_to_numpy(v) for v in optimizer]
+    if head_values is None or optimizer_values is None:
+        current = head_state(model)
+        head_values = current[0] if head_values is None else head_values
+        if optimizer_values is None:
+            optimizer_values = current[1]
     with atomic_path(filepath) as tmp:
         with h5py.File(tmp, "w") as file:
             file.attrs["format"] = FORMAT
@@ -115,9 +134,10 @@ def is_head_checkpoint(filepath) -> bool:
     >>> is_head_checkpoint("no/such/file.weights.h5")
     False
     """
-    path = os.fspath(filepath) if isinstance(filepath, os.PathLike) else None
-    path = path or (filepath if isinstance(filepath, str) else None)
-    if path is None or not path.endswith(".h5") or not os.path.isfile(path):
+    if not isinstance(filepath, (str, os.PathLike)):
+        return False
+    path = os.fspath(filepath)
+    if not path.endswith(".h5") or not os.path.isfile(path):
         return False
     try:
         with h5py.File(path, "r") as file:

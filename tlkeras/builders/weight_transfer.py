@@ -113,9 +113,10 @@ def transfer_weights(
                 "weights yet: build it (call it on a batch, or give its "
                 "Input a shape) before transferring."
             )
-    pairs, skipped = _pairs(_keyed(source), _keyed(destination), match)
+    sources, destinations = _keyed(source), _keyed(destination)
+    pairs, skipped = _pairs(sources, destinations, match)
     pairs, mismatched = _compatible(pairs)
-    order = {v.key: i for i, v in enumerate(_keyed(destination))}
+    order = {v.key: i for i, v in enumerate(destinations)}
     skipped = sorted(skipped + mismatched, key=lambda item: order[item[0]])
     if strict and skipped:
         raise ValueError(
@@ -129,7 +130,7 @@ def transfer_weights(
     return TransferReport(
         copied=[(src.key, dst.key) for src, dst in pairs],
         skipped=skipped,
-        unused=[v.key for v in _keyed(source) if id(v.variable) not in taken],
+        unused=[v.key for v in sources if id(v.variable) not in taken],
     )
 
 

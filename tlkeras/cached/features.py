@@ -162,6 +162,23 @@ class FeatureCache:
         self._entries.clear()
 
 
+def batch_size_of(x) -> int:
+    """The batch size of a dataset of batches (its first batch's), or 32
+    for arrays.
+
+    Example:
+
+    >>> batch_size_of(tf.data.Dataset.range(10).batch(4).map(
+    ...     lambda b: (b, b)))
+    4
+    """
+    if not isinstance(x, tf.data.Dataset):
+        return 32
+    for inputs, _ in x.take(1):
+        return int(inputs.shape[0])
+    raise ValueError("The training dataset is empty.")
+
+
 def split_validation(validation) -> Tuple[object, Optional[object]]:
     """`(x, y)` of `validation_data` given as a tuple or a dataset."""
     if isinstance(validation, tuple):

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from tlkeras import freezing
 from tlkeras.cached.features import FeatureCache
+from tlkeras.cached.features import batch_size_of
 from tlkeras.cached.features import batches
 from tlkeras.cached.features import extractor_of
 from tlkeras.cached.features import split_validation
@@ -99,7 +100,7 @@ def fit_cached(
     _check_model(model)
     _check_augmentation(x, augment_copies)
     if batch_size is None:
-        batch_size = _batch_size_of(x)
+        batch_size = batch_size_of(x)
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(
@@ -160,14 +161,6 @@ def fit_cached(
         verbose=verbose,
         **fit_kwargs,
     )
-
-
-def _batch_size_of(x) -> int:
-    if not isinstance(x, tf.data.Dataset):
-        return 32
-    for inputs, _ in x.take(1):
-        return int(inputs.shape[0])
-    raise ValueError("The training dataset is empty.")
 
 
 def _check_model(model):

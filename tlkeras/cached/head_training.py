@@ -10,6 +10,7 @@ True)` and `ReduceLROnPlateau` act on what the user keeps.
 import keras
 import tensorflow as tf
 
+from tlkeras.builders.head_checkpoint import head_state
 from tlkeras.builders.head_checkpoint import save_head_checkpoint
 from tlkeras.cached.features import is_pooling_head
 from tlkeras.callbacks import GroupLearningRates
@@ -183,13 +184,7 @@ class _SaveAtEnd:
         object.__setattr__(self, "_pending", None)
 
     def save_weights(self, filepath, overwrite=True):
-        model = self._model
-        optimizer = model.optimizer
-        extra = optimizer.variables if optimizer is not None else []
-        snapshot = (
-            [keras.ops.convert_to_numpy(v) for v in model.head.weights],
-            [keras.ops.convert_to_numpy(v) for v in extra],
-        )
+        snapshot = head_state(self._model)
         object.__setattr__(self, "_pending", (str(filepath), snapshot))
 
     def flush(self):

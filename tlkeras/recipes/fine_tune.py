@@ -7,6 +7,7 @@ from typing import Union
 import keras
 
 from tlkeras import freezing
+from tlkeras.cached import split_validation
 from tlkeras.callbacks import BestWeights
 from tlkeras.recipes.head_stage import train_head
 from tlkeras.recipes.stages import compile_for
@@ -174,9 +175,8 @@ def fine_tune(
     if best is not None and fine_tune_epochs and model.compiled:
         # Stage 1's result is the one to beat.
         best.set_model(model)
-        logs = model.evaluate(
-            *_xy(validation_data), verbose=0, return_dict=True
-        )
+        vx, vy = split_validation(validation_data)
+        logs = model.evaluate(vx, vy, verbose=0, return_dict=True)
         best.on_epoch_end(
             head_epochs - 1, {f"val_{k}": v for k, v in logs.items()}
         )
@@ -204,13 +204,6 @@ def fine_tune(
     if auto:
         merged.converged_epochs = head_epochs
     return merged
-
-
-def _xy(data):
-    """`validation_data` as `evaluate` arguments."""
-    if isinstance(data, tuple):
-        return data[:2]
-    return (data,)
 
 
 def lp_ft(

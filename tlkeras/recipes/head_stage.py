@@ -18,6 +18,7 @@ from tlkeras.cached import FeatureCache
 from tlkeras.cached import extractor_of
 from tlkeras.cached import fit_head
 from tlkeras.cached import split_validation
+from tlkeras.cached.features import batch_size_of
 from tlkeras.recipes.stages import compile_for
 
 # Augmented passes cached when the training data augments.
@@ -98,7 +99,7 @@ def train_head(
     quiet = 0 if verbose == 0 else 1
     extractor = extractor_of(model)
     cache = FeatureCache()
-    batch_size = batch_size or _batch_size_of(x)
+    batch_size = batch_size or batch_size_of(x)
     features, labels = cache.get(
         extractor,
         x,
@@ -194,15 +195,6 @@ def _stratified_split(labels, share, seed):
             "`validation_data`, or an int number of head epochs."
         )
     return np.setdiff1d(np.arange(len(labels)), held), held
-
-
-def _batch_size_of(x) -> int:
-    spec = getattr(x, "element_spec", None)
-    if spec is None:
-        return 32
-    for inputs, _ in x.take(1):
-        return int(inputs.shape[0])
-    raise ValueError("The training dataset is empty.")
 
 
 def _check(*, max_epochs, patience, holdout):
