@@ -210,3 +210,25 @@ def test_in_safe_mode_follows_load_model(tmp_path):
     keras.saving.load_model(path, safe_mode=False)
     assert seen == [True, False]
     assert ki.in_safe_mode() is None  # outside any load
+
+
+@pytest.mark.parametrize(
+    "layer, shape",
+    [
+        (keras.layers.Dense(3), (2, 4)),
+        (keras.layers.Conv2D(3, 1), (2, 4, 4, 4)),
+        (keras.layers.Embedding(5, 3), (2, 4)),
+    ],
+)
+def test_lora_frozen_variable_is_the_unmerged_kernel(layer, shape):
+    layer.build(shape)
+    layer.enable_lora(2)
+    frozen = ki.lora_frozen_variable(layer)
+    before = frozen.numpy().copy()
+    _, b = ki.lora_adapters(layer)
+    b.assign(keras.ops.ones(b.shape))
+    merged = layer.embeddings if hasattr(layer, "input_dim") else layer.kernel
+    # The public property merges the adapters; the frozen weight does not.
+    assert not frozen.trainable
+    np.testing.assert_array_equal(frozen.numpy(), before)
+    assert not np.allclose(keras.ops.convert_to_numpy(merged), before)

@@ -57,6 +57,27 @@ def own_trainable_variables(layer: keras.layers.Layer) -> list:
     return list(layer._trainable_variables)
 
 
+def lora_frozen_variable(layer: keras.layers.Layer):
+    """The weight `enable_lora` froze, without the adapters: `_kernel`
+    (`_embeddings` for `Embedding`).
+
+    Keras's public `kernel` / `embeddings` property returns the merged
+    `W + (alpha / rank) A B` once LoRA is enabled; the pretrained `W` alone
+    is only reachable through the private attribute.
+    """
+    if isinstance(layer, keras.layers.Embedding):
+        return layer._embeddings
+    return layer._kernel
+
+
+def lora_adapters(layer: keras.layers.Layer) -> tuple:
+    """A LoRA-enabled layer's adapters `(A, B)`: `lora_kernel_a/b`, or
+    `lora_embeddings_a/b` for `Embedding` (public, but named per class)."""
+    if isinstance(layer, keras.layers.Embedding):
+        return layer.lora_embeddings_a, layer.lora_embeddings_b
+    return layer.lora_kernel_a, layer.lora_kernel_b
+
+
 def track_variable(layer: keras.layers.Layer, variable) -> None:
     """Make `layer` own `variable`, created outside its `build`
     (`Layer._track_variable`; `add_weight` always creates a new one)."""

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tlkeras import freezing
 from tlkeras._utils import keras_internals
 from tlkeras.builders import head_checkpoint
 from tlkeras.callbacks import GroupLearningRates
@@ -62,6 +63,10 @@ class TransferModel(keras.Model):
         regularization: a penalty added to the training loss, such as
             `tlkeras.regularizers.L2SP()` or `BSS()`, a list of them, or
             `None`. Defaults to `None`.
+        lora: the LoRA adapters `tlkeras.freezing.LoRA` added, as its
+            config records them (`[layer index, alpha, train_bias]` rows);
+            leave it `None`, the freeze policy sets them up. Defaults to
+            `None`.
 
     Example:
 
@@ -88,6 +93,7 @@ class TransferModel(keras.Model):
         bn: str = "frozen",
         class_names: Optional[list] = None,
         regularization: Optional[keras.layers.Layer] = None,
+        lora: Optional[list] = None,
         **kwargs,
     ):
         get_task(task)  # checks the name
@@ -119,6 +125,16 @@ class TransferModel(keras.Model):
             # The base's weights now are the pretrained ones (a loaded
             # model's saved anchors replace them when its variables load).
             penalty.attach(self)
+        if lora:
+            # A loaded model: Keras rebuilt the adapters (with the scale
+            # `rank / rank` for Dense); make them ours again.
+            freezing.lora.restore(self, lora)
+
+    @property
+    def lora(self) -> Optional[list]:
+        """The LoRA adapters' settings (see `tlkeras.freezing.LoRA`), or
+        `None`."""
+        return freezing.lora.settings(self)
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
         """`keras.Model.compile` with defaults that follow the task.
@@ -286,6 +302,7 @@ class TransferModel(keras.Model):
                 if isinstance(self.regularization, (list, tuple))
                 else keras.layers.serialize(self.regularization)
             ),
+            "lora": self.lora,
         }
 
     @classmethod

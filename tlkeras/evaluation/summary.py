@@ -7,7 +7,9 @@ import keras
 
 from tlkeras._utils import keras_internals
 from tlkeras._utils.sizes import num_elements
+from tlkeras.freezing import has_lora
 from tlkeras.freezing import layer_groups
+from tlkeras.freezing import lora_variables
 
 
 def summary(
@@ -16,8 +18,10 @@ def summary(
     """Print and return a table of the model's layer groups.
 
     One row per group, input side first: its layers, trainable and frozen
-    parameter counts, and the mode of its BatchNormalization layers
-    (`inference`: statistics fixed; `training`: they update).
+    parameter counts, the parameters of its LoRA adapters (a `lora` column,
+    when the model has any; they count as trainable too), and the mode of
+    its BatchNormalization layers (`inference`: statistics fixed;
+    `training`: they update).
 
     Args:
         model: a `tlkeras.TransferModel` or another `keras.Model`.
@@ -32,30 +36,39 @@ def summary(
     >>> table.splitlines()[0].split()
     ['group', 'layers', 'trainable', 'frozen', 'batchnorm']
     """
+    adapters = has_lora(model)
+    header = ("group", "layers", "trainable", "frozen")
+    header += ("lora",) if adapters else ()
+    header += ("batchnorm",)
     rows = []
-    totals = [0, 0]
+    totals = [0] * (len(header) - 3)
     for group in layer_groups(model):
-        trainable = sum(num_elements(v) for v in group.trainable_variables)
-        frozen = sum(num_elements(v) for v in group.non_trainable_variables)
-        totals[0] += trainable
-        totals[1] += frozen
-        rows.append(
-            (
-                group.name,
-                str(len(group.layers)),
-                f"{trainable:,}",
-                f"{frozen:,}",
-                _bn_mode(group),
+        counts = [
+            sum(num_elements(v) for v in group.trainable_variables),
+            sum(num_elements(v) for v in group.non_trainable_variables),
+        ]
+        if adapters:
+            counts.append(
+                sum(
+                    num_elements(v)
+                    for layer in group.layers
+                    for v in lora_variables(layer)
+                )
             )
+        totals = [t + c for t, c in zip(totals, counts)]
+        rows.append(
+            (group.name, str(len(group.layers)))
+            + tuple(f"{c:,}" for c in counts)
+            + (_bn_mode(group),)
         )
-    rows.append(("total", "", f"{totals[0]:,}", f"{totals[1]:,}", ""))
-    header = ("group", "layers", "trainable", "frozen", "batchnorm")
-    widths = [max(len(r[i]) for r in rows + [header]) for i in range(5)]
+    rows.append(("total", "") + tuple(f"{t:,}" for t in totals) + ("",))
+    n = len(header)
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(n)]
 
     def line(row):
         cells = [row[0].ljust(widths[0])]
-        cells += [c.rjust(w) for c, w in zip(row[1:4], widths[1:4])]
-        cells.append(row[4].ljust(widths[4]))
+        cells += [c.rjust(w) for c, w in zip(row[1:-1], widths[1:-1])]
+        cells.append(row[-1].ljust(widths[-1]))
         return "  ".join(cells).rstrip()
 
     rule = "-" * len(line(header))

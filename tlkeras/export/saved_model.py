@@ -15,6 +15,7 @@ from tlkeras.export.serving import input_spec
 from tlkeras.export.serving import model_inputs
 from tlkeras.export.serving import named_outputs
 from tlkeras.export.serving import sample_inputs
+from tlkeras.freezing import merge_lora
 
 
 def saved_model(
@@ -82,16 +83,19 @@ def saved_model(
         class_names = getattr(model, "class_names", None)
     spec = input_spec(model, input_dtype)
     path = os.fspath(path)
+    # LoRA adapters are folded into the kernels (no adapter matmuls when
+    # serving); `verify` checks the export against the model as given.
+    served = merge_lora(model)
     progress = keras.utils.Progbar(3, verbose=verbose, unit_name="step")
     with atomic_directory(path, overwrite=overwrite) as tmp:
 
         @tf.function(input_signature=[spec])
         def serve(raw):
-            outputs = model(model_inputs(raw, spec), training=False)
-            return named_outputs(model, outputs, class_names)
+            outputs = served(model_inputs(raw, spec), training=False)
+            return named_outputs(served, outputs, class_names)
 
         archive = keras.export.ExportArchive()
-        archive.track(model)
+        archive.track(served)
         archive.add_endpoint("serving_default", serve)
         progress.update(1, [("traced", 1)])
         archive.write_out(os.fspath(tmp), verbose=False)

@@ -14,6 +14,7 @@ from tlkeras.export.serving import input_spec
 from tlkeras.export.serving import model_inputs
 from tlkeras.export.serving import named_outputs
 from tlkeras.export.serving import sample_inputs
+from tlkeras.freezing import merge_lora
 
 QUANTIZE = (None, "dynamic", "float16")
 # How far a quantized model may drift from the float one (probabilities).
@@ -99,7 +100,11 @@ def tflite(
             "builtin ops; export a SavedModel with "
             "tlkeras.export.saved_model instead."
         )
-    wrapper = _RawInputModel(model, spec, name=f"{model.name}_raw_input")
+    # LoRA adapters are folded into the kernels; outputs are checked
+    # against the model as given.
+    wrapper = _RawInputModel(
+        merge_lora(model), spec, name=f"{model.name}_raw_input"
+    )
     converter_options = _converter_options(quantize)
     progress = keras.utils.Progbar(2, verbose=verbose, unit_name="step")
     with atomic_path(path) as tmp:
@@ -114,7 +119,8 @@ def tflite(
         progress.update(1, [("converted", 1)])
         if verify:
             raw = sample_inputs(spec)
-            _check(wrapper(raw), run_tflite(tmp, raw), quantize)
+            expected = _RawInputModel(model, spec)(raw)
+            _check(expected, run_tflite(tmp, raw), quantize)
         progress.update(2, [("verified", int(verify))])
     return path
 

@@ -11,6 +11,12 @@ from tlkeras._utils.deprecation import moved_names
 from tlkeras.freezing.groups import layer_groups
 from tlkeras.freezing.groups import split_into_groups
 from tlkeras.freezing.layer_group import LayerGroup
+from tlkeras.freezing.lora import LoRA
+from tlkeras.freezing.lora import LoRAReport
+from tlkeras.freezing.lora import has_lora
+from tlkeras.freezing.lora import lora_report
+from tlkeras.freezing.lora import lora_variables
+from tlkeras.freezing.lora_merge import merge_lora
 from tlkeras.freezing.policies import apply
 from tlkeras.freezing.policies import freeze_base
 from tlkeras.freezing.policies import freeze_up_to
@@ -29,6 +35,8 @@ __all__ = [
     "BN_POLICIES",
     "FreezeIf",
     "LayerGroup",
+    "LoRA",
+    "LoRAReport",
     "Policy",
     "PolicyLike",
     "TrainGroups",
@@ -38,7 +46,11 @@ __all__ = [
     "check_bn",
     "freeze_base",
     "freeze_up_to",
+    "has_lora",
     "layer_groups",
+    "lora_report",
+    "lora_variables",
+    "merge_lora",
     "parse_policy",
     "set_trainable",
     "split_into_groups",

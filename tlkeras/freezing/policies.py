@@ -17,6 +17,7 @@ from tlkeras._utils import keras_internals
 from tlkeras._utils.batch_norm import check_bn
 from tlkeras.bases import HubBatchNormalization
 from tlkeras.bases import HubLayer
+from tlkeras.freezing import lora
 from tlkeras.freezing.groups import layer_groups
 from tlkeras.freezing.policy import PolicyLike
 from tlkeras.freezing.policy import UpTo
@@ -63,6 +64,7 @@ def apply(
     bn = _resolve_bn(model, bn)
     groups = layer_groups(model)
     base_groups, head = groups[:-1], groups[-1]
+    policy.prepare(model, base_groups)
     trainable = {id(layer) for layer in policy.trainable_layers(base_groups)}
     _set_flags(model, base_groups, trainable, head.layers, bn, True)
 
@@ -220,3 +222,5 @@ def _set_flags(
     base = getattr(model, "base", None)
     if isinstance(base, keras.Model) and not trainable_ids:
         base.trainable = False
+    # The setters above unfreeze adapted kernels with their layers.
+    lora.lock_all(model)

@@ -43,6 +43,10 @@ class Policy:
         """
         raise NotImplementedError
 
+    def prepare(self, model: keras.Model, base_groups: Sequence) -> None:
+        """Change the model before its flags are set (`LoRA` adds its
+        adapters here); most policies do nothing."""
+
     def __str__(self) -> str:
         return repr(self)
 

@@ -12,6 +12,7 @@ changing the flags of a plain `keras.Model` that was already trained.
 import keras
 
 from tlkeras._utils import keras_internals
+from tlkeras.freezing import lora
 from tlkeras.training.learning_rate import inner_optimizer
 from tlkeras.training.optimizer_state import optimizer_tree
 from tlkeras.training.optimizer_state import rebuild_optimizer
@@ -53,6 +54,9 @@ def sync_trainable(model: keras.Model) -> bool:
     >>> sync_trainable(model)
     False
     """
+    # Keras's `trainable` setter unfreezes LoRA-adapted kernels with their
+    # layer; they never train.
+    lora.lock_all(model)
     changed = False
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None:
