@@ -30,9 +30,11 @@ from tlkeras import tasks  # noqa: E402
 from tlkeras import training  # noqa: E402
 from tlkeras import tuning  # noqa: E402
 from tlkeras.bases import list_bases  # noqa: E402
+from tlkeras.builders import MultiTaskModel  # noqa: E402
 from tlkeras.builders import TransferModel  # noqa: E402
 from tlkeras.builders import build_classifier  # noqa: E402
 from tlkeras.builders import build_feature_extractor  # noqa: E402
+from tlkeras.builders import build_multitask  # noqa: E402
 from tlkeras.builders import build_regressor  # noqa: E402
 from tlkeras.builders import transfer_weights  # noqa: E402
 from tlkeras.evaluation import predict  # noqa: E402
@@ -45,11 +47,13 @@ from tlkeras.version import __version__  # noqa: E402
 
 __all__ = [
     "LayerGroup",
+    "MultiTaskModel",
     "TransferModel",
     "__version__",
     "bases",
     "build_classifier",
     "build_feature_extractor",
+    "build_multitask",
     "build_regressor",
     "builders",
     "callbacks",

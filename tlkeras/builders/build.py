@@ -217,6 +217,8 @@ def _build(
     name,
     class_names=None,
     regularization=None,
+    model_class=TransferModel,
+    **model_kwargs,
 ):
     # Checked before the (slow) base is built.
     if bn is None:
@@ -231,7 +233,7 @@ def _build(
     )
     if resolved.input_shape is not None:
         input_shape = resolved.input_shape
-    model = TransferModel(
+    model = model_class(
         resolved.model,
         head,
         preprocessing=resolved.preprocessing,
@@ -244,6 +246,7 @@ def _build(
         name=name,
         class_names=class_names,
         regularization=regularization,
+        **model_kwargs,
     )
     freezing.apply(model, freeze, bn=bn)
     return model

@@ -13,6 +13,7 @@ from tlkeras import freezing
 from tlkeras._utils import keras_internals
 from tlkeras.builders import head_checkpoint
 from tlkeras.callbacks import GroupLearningRates
+from tlkeras.heads import MultiHead
 from tlkeras.tasks import get_task
 from tlkeras.training import GroupOptimizer
 from tlkeras.training import inner_optimizer
@@ -96,7 +97,8 @@ class TransferModel(keras.Model):
         lora: Optional[list] = None,
         **kwargs,
     ):
-        get_task(task)  # checks the name
+        if task is not None or not isinstance(head, MultiHead):
+            get_task(task)  # checks the name
         if input_shape is None:
             input_shape = tuple(base.input_shape[1:])
         # === Layers ===

@@ -169,8 +169,14 @@ def _check_model(model):
             "fit_cached trains a tlkeras model's head (a TransferModel from "
             f"tlkeras.build_classifier & co.). Received: {model!r}"
         )
-    groups = freezing.layer_groups(model)
-    trained = [g.name for g in groups[:-1] if g.trainable]
+    if isinstance(getattr(model.head, "heads", None), dict):
+        raise TypeError(
+            "fit_cached trains one head; a multi-task model's heads train "
+            "with `model.fit` (cached features for several heads are not "
+            f"supported yet). Received the heads {list(model.head.heads)}."
+        )
+    base_groups, _ = freezing.split_head_groups(model)
+    trained = [g.name for g in base_groups if g.trainable]
     if trained:
         raise ValueError(
             "fit_cached needs a frozen base (the features must not change "

@@ -159,7 +159,7 @@ class ProgressiveUnfreezing(keras.callbacks.Callback):
     # === Helpers ===
 
     def _base_groups(self):
-        return freezing.layer_groups(self.model)[:-1]
+        return freezing.split_head_groups(self.model)[0]
 
     def _check_warmup(self):
         # Refused before the first step rather than ignored or failing

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tlkeras.tasks import get_task
 from tlkeras.tasks import task_of
 
 INPUT_DTYPES = ("uint8", "float32")
@@ -42,7 +43,21 @@ def named_outputs(
     """The model's outputs under stable names, by task: `probabilities`
     and `class_ids` (and `classes` when the names are known) for
     classifiers, `predictions` for regressors, `features` for feature
-    extractors, `outputs` for other models. Logits become probabilities."""
+    extractors, `outputs` for other models; a multi-task model's heads'
+    outputs each under `<head>_<name>` (`species_probabilities`,
+    `age_predictions`...). Logits become probabilities."""
+    tasks = getattr(model, "tasks", None)
+    if isinstance(tasks, dict):
+        # A multi-task model: each head's outputs, prefixed by its name.
+        names = class_names if isinstance(class_names, dict) else {}
+        logits = getattr(model, "logits", False)
+        return {
+            f"{head}_{key}": value
+            for head, kind in tasks.items()
+            for key, value in get_task(kind)
+            .serving_outputs(outputs[head], logits, names.get(head))
+            .items()
+        }
     task = task_of(model)
     if task is None:
         return {"outputs": outputs}

@@ -9,6 +9,7 @@ from tlkeras._utils.batch_norm import BN_POLICIES
 from tlkeras._utils.batch_norm import check_bn
 from tlkeras._utils.deprecation import moved_names
 from tlkeras.freezing.groups import layer_groups
+from tlkeras.freezing.groups import split_head_groups
 from tlkeras.freezing.groups import split_into_groups
 from tlkeras.freezing.layer_group import LayerGroup
 from tlkeras.freezing.lora import LoRA
@@ -53,6 +54,7 @@ __all__ = [
     "merge_lora",
     "parse_policy",
     "set_trainable",
+    "split_head_groups",
     "split_into_groups",
     "trainable_groups",
     "unfreeze",

@@ -34,7 +34,8 @@ def layer_groups(model: keras.Model) -> List[LayerGroup]:
     per block of its variable names (`Conv`, `expanded_conv`,
     `expanded_conv_1`..., in the order the module uses them). The base's
     preprocessing
-    joins the first group, and the last group, `"head"`, is the head.
+    joins the first group, and the last group, `"head"`, is the head (a
+    multi-task model has one group per head instead, named after it).
 
     For any other `keras.Model`, its layers are split the same way and its
     last layer with weights is the `"head"`.
@@ -69,7 +70,12 @@ def layer_groups(model: keras.Model) -> List[LayerGroup]:
         preprocessing = getattr(model, "preprocessing", None)
         if preprocessing is not None and groups:
             groups[0].layers.insert(0, preprocessing)
-        groups.append(LayerGroup("head", [head], model))
+        heads = getattr(head, "heads", None)
+        if isinstance(heads, dict):
+            # A multi-task model: one group per named head.
+            groups += [LayerGroup(n, [h], model) for n, h in heads.items()]
+        else:
+            groups.append(LayerGroup("head", [head], model))
     else:
         layers = _layers(model)
         weighted = [i for i, layer in enumerate(layers) if layer.weights]
@@ -83,6 +89,27 @@ def layer_groups(model: keras.Model) -> List[LayerGroup]:
     _check_unique([g.name for g in groups])
     model._tlk_layer_groups = groups
     return list(groups)
+
+
+def split_head_groups(model: keras.Model) -> tuple:
+    """The model's layer groups as `(base groups, head groups)`: the head
+    groups are the last group, or one per head of a multi-task model.
+
+    Example:
+
+    >>> import tlkeras as tlk
+    >>> model = tlk.build_multitask(
+    ...     "mobilenet_v2", heads={"kind": 3, "size": "regression"},
+    ...     input_shape=(32, 32, 3), weights=None,
+    ...     base_kwargs={"alpha": 0.35})
+    >>> base, heads = tlk.freezing.split_head_groups(model)
+    >>> base[-1].name, [g.name for g in heads]
+    ('top', ['kind', 'size'])
+    """
+    groups = layer_groups(model)
+    heads = getattr(getattr(model, "head", None), "heads", None)
+    count = len(heads) if isinstance(heads, dict) else 1
+    return groups[:-count], groups[-count:]
 
 
 def split_into_groups(

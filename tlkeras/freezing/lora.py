@@ -32,7 +32,7 @@ from tlkeras._utils import keras_internals
 from tlkeras._utils.close_matches import did_you_mean
 from tlkeras._utils.sizes import num_elements
 from tlkeras.bases import HubBlock
-from tlkeras.freezing.groups import layer_groups
+from tlkeras.freezing.groups import split_head_groups
 from tlkeras.freezing.policy import Policy
 
 # What a layer with adapters remembers (and a TransferModel's config
@@ -415,7 +415,7 @@ def lora_report(model: keras.Model) -> LoRAReport:
     (35, 'DepthwiseConv2D')
     """
     adapted, skipped = [], []
-    for group in layer_groups(model)[:-1]:
+    for group in split_head_groups(model)[0]:
         for layer in group.layers:
             for sub in keras_internals.flatten_layers(layer):
                 row = LoRARow(group.name, sub.name, type(sub).__name__)

@@ -19,6 +19,7 @@ from tlkeras.bases import HubBatchNormalization
 from tlkeras.bases import HubLayer
 from tlkeras.freezing import lora
 from tlkeras.freezing.groups import layer_groups
+from tlkeras.freezing.groups import split_head_groups
 from tlkeras.freezing.policy import PolicyLike
 from tlkeras.freezing.policy import UpTo
 from tlkeras.freezing.policy import parse_policy
@@ -62,11 +63,11 @@ def apply(
     """
     policy = parse_policy(policy)
     bn = _resolve_bn(model, bn)
-    groups = layer_groups(model)
-    base_groups, head = groups[:-1], groups[-1]
+    base_groups, heads = split_head_groups(model)
     policy.prepare(model, base_groups)
     trainable = {id(layer) for layer in policy.trainable_layers(base_groups)}
-    _set_flags(model, base_groups, trainable, head.layers, bn, True)
+    head_flags = [(layer, True) for g in heads for layer in g.layers]
+    _set_flags(model, base_groups, trainable, head_flags, bn)
 
 
 def trainable_groups(model: keras.Model, policy: PolicyLike) -> list:
@@ -81,15 +82,15 @@ def trainable_groups(model: keras.Model, policy: PolicyLike) -> list:
     >>> tlk.freezing.trainable_groups(model, tlk.freezing.TrainTop(2))
     ['conv4', 'conv5', 'head']
     """
-    groups = layer_groups(model)
+    base_groups, heads = split_head_groups(model)
     chosen = {
         id(layer)
-        for layer in parse_policy(policy).trainable_layers(groups[:-1])
+        for layer in parse_policy(policy).trainable_layers(base_groups)
     }
     names = [
-        g.name for g in groups[:-1] if any(id(x) in chosen for x in g.layers)
+        g.name for g in base_groups if any(id(x) in chosen for x in g.layers)
     ]
-    return names + [groups[-1].name]
+    return names + [g.name for g in heads]
 
 
 def _resolve_bn(model, bn):
@@ -172,7 +173,7 @@ def set_trainable(
         raise ValueError(
             f"No layer group named {unknown}. The groups: {known}."
         )
-    base_groups, head = all_groups[:-1], all_groups[-1]
+    base_groups, heads = split_head_groups(model)
     trained = {id(v) for v in model.trainable_variables}
     on = {
         id(layer)
@@ -184,18 +185,22 @@ def set_trainable(
         if group.name in names:
             ids = {id(layer) for layer in group.layers}
             on = on | ids if trainable else on - ids
-    head_trainable = trainable if head.name in names else head.trainable
-    _set_flags(model, base_groups, on, head.layers, bn, head_trainable)
+    head_flags = [
+        (layer, trainable if g.name in names else g.trainable)
+        for g in heads
+        for layer in g.layers
+    ]
+    _set_flags(model, base_groups, on, head_flags, bn)
 
 
-def _set_flags(
-    model, base_groups, trainable_ids, head_layers, bn, head_trainable
-):
+def _set_flags(model, base_groups, trainable_ids, head_flags, bn):
     base_layers = [layer for g in base_groups for layer in g.layers]
     # A container's setter cascades to every sublayer, and a frozen
     # container hides the variables of its layers: open the containers
-    # above the groups' layers (the model, the base, a HubLayer) first.
+    # above the groups' layers (the model, the base, a HubLayer, the heads
+    # of a multi-task model) first.
     ids = {id(layer) for layer in base_layers}
+    ids |= {id(layer) for layer, _ in head_flags}
     for container in keras_internals.flatten_layers(model):
         if id(container) not in ids and any(
             id(sub) in ids
@@ -210,8 +215,8 @@ def _set_flags(
             for sub in keras_internals.flatten_layers(layer):
                 if isinstance(sub, _BN_LAYERS):
                     sub.trainable = False
-    for layer in head_layers:
-        layer.trainable = head_trainable
+    for layer, flag in head_flags:
+        layer.trainable = flag
     # A TF-Hub module's BN statistics train when some of its blocks train
     # and the policy lets them.
     for layer in keras_internals.flatten_layers(model):

@@ -46,11 +46,39 @@ class Task:
         """The model's outputs under stable names for a serving export."""
         return {"outputs": outputs}
 
+    def missing_labels(self, labels):
+        """A boolean per example: its label is missing (NaN anywhere in
+        it, or, for class labels, a negative id or `-1` entry), so it
+        should not count. Multi-task models mask these per head.
+
+        Example:
+
+        >>> get_task("multiclass").missing_labels(
+        ...     keras.ops.convert_to_tensor([2, -1, 0])).numpy().tolist()
+        [False, True, False]
+        """
+        labels = keras.ops.convert_to_tensor(labels)
+        missing = self._missing(labels)
+        if len(missing.shape) > 1:
+            axes = tuple(range(1, len(missing.shape)))
+            missing = keras.ops.any(missing, axis=axes)
+        return missing
+
+    def _missing(self, labels):
+        if "float" in keras.backend.standardize_dtype(labels.dtype):
+            return keras.ops.isnan(labels)
+        return keras.ops.zeros_like(labels, dtype="bool")
+
     def __repr__(self):
         return f"Task({self.name!r})"
 
 
 class _Classification(Task):
+    def _missing(self, labels):
+        return keras.ops.logical_or(
+            super()._missing(labels), keras.ops.less(labels, 0)
+        )
+
     def serving_outputs(self, outputs, logits, class_names):
         probabilities = self._probabilities(outputs, logits)
         ids = self._class_ids(probabilities)

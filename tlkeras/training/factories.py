@@ -105,7 +105,8 @@ def discriminative(
 
     - `(low, high)`: rates spread geometrically from `low` (first group) to
       `high` (the head), group `i` of `n` at
-      `low * (high / low) ** (i / (n - 1))` — fastai's `slice(low, high)`
+      `low * (high / low) ** (i / (n - 1))` (every head of a multi-task
+      model at `high`) — fastai's `slice(low, high)`
       (`even_mults` in `fastai/torch_core.py`, applied by
       `Learner.fit`/`set_hyper`, checked against its source).
     - a list with one rate per group.
@@ -146,7 +147,15 @@ def discriminative(
     """
     groups = freezing.layer_groups(model)
     names = [g.name for g in groups]
-    base, multipliers = _spread(lr, decay, names)
+    base_groups, heads = freezing.split_head_groups(model)
+    if isinstance(lr, list) or len(heads) == 1:
+        base, multipliers = _spread(lr, decay, names)
+    else:
+        # The heads of a multi-task model sit side by side at the top:
+        # each gets the head's rate.
+        spread = [g.name for g in base_groups] + ["head"]
+        base, multipliers = _spread(lr, decay, spread)
+        multipliers = multipliers[:-1] + multipliers[-1:] * len(heads)
     zero = [name for name, m in zip(names, multipliers) if m == 0]
     make = _optimizer_factory(optimizer, optimizer_kwargs)
     chosen = {}
