@@ -109,6 +109,89 @@ def test_cached_teacher_outputs_train_as_the_teacher_run_every_step(
         np.testing.assert_allclose(u, v, atol=1e-5)
 
 
+class CountingTeacher(keras.Model):
+    """The teacher, counting the examples it sees in eager calls and
+    traced steps alike (a variable, so a traced step counts too)."""
+
+    def __init__(self, teacher):
+        super().__init__()
+        self.inner = teacher
+        self.seen = keras.Variable(0, dtype="int64", trainable=False)
+        self(np.zeros((1, 64), "float32"))  # built, as a trained teacher is
+        self.seen.assign(0)
+
+    def call(self, x, training=False):
+        self.seen.assign_add(keras.ops.cast(keras.ops.shape(x)[0], "int64"))
+        return self.inner(x, training=training)
+
+
+def test_a_deterministic_dataset_runs_the_teacher_once(teacher, digits):
+    import tensorflow as tf
+
+    (x, y), _ = digits
+    x, y = x[:256], y[:256]
+    counting = CountingTeacher(teacher)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(64)
+    d = tlk.strategies.Distiller(counting, mlp(1, hidden=16))
+    d.compile(optimizer=keras.optimizers.Adam(1e-2))
+    d.fit(dataset, epochs=3, verbose=0)
+    assert d.teacher_cached
+    assert int(counting.seen.numpy()) == 256  # one pass, not three
+    # The same training as the teacher run at every step.
+    e = tlk.strategies.Distiller(teacher, mlp(1, hidden=16))
+    e.compile(optimizer=keras.optimizers.Adam(1e-2))
+    e.fit(dataset, epochs=3, cache_teacher=False, verbose=0)
+    for u, v in zip(d.student.weights, e.student.weights):
+        np.testing.assert_allclose(u, v, atol=1e-5)
+
+
+def test_a_randomly_augmented_dataset_runs_the_teacher_every_step(
+    teacher, digits
+):
+    import tensorflow as tf
+
+    (x, y), _ = digits
+    x, y = x[:128], y[:128]
+    noisy = (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .batch(64)
+        .map(lambda a, b: (a + tf.random.normal(tf.shape(a), 0, 0.01), b))
+    )
+    counting = CountingTeacher(teacher)
+    d = tlk.strategies.Distiller(counting, mlp(1, hidden=16))
+    d.compile()
+    d.fit(noisy, epochs=2, verbose=0)
+    assert not d.teacher_cached
+    assert int(counting.seen.numpy()) == 256
+    with pytest.raises(ValueError, match="random numbers"):
+        d.fit(noisy, epochs=1, cache_teacher=True, verbose=0)
+
+
+def test_the_student_beats_hard_labels_with_few_labels(teacher, digits):
+    # The teacher learned from 1200 digits; the students see 100: the
+    # setting distillation is for. Same student, seeds, epochs, optimizer.
+    (x, y), (x_test, y_test) = digits
+    x, y = x[:100], y[:100]
+    gains = []
+    for seed in (1, 2, 3):
+        d = tlk.strategies.Distiller(teacher, mlp(seed), temperature=4.0)
+        d.compile(optimizer=keras.optimizers.Adam(1e-2))
+        d.fit(x, y, epochs=30, batch_size=32, verbose=0)
+        hard = mlp(seed)
+        hard.compile(
+            optimizer=keras.optimizers.Adam(1e-2),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        hard.fit(x, y, epochs=30, batch_size=32, verbose=0)
+        accuracy = [
+            np.mean(m.predict(x_test, verbose=0).argmax(1) == y_test)
+            for m in (d.student, hard)
+        ]
+        gains.append(accuracy[0] - accuracy[1])
+    assert min(gains) > 0, gains
+    assert np.mean(gains) > 0.02, gains
+
+
 def test_sample_weights_weigh_both_losses(teacher, digits):
     (x, y), _ = digits
     x, y = x[:8], y[:8]

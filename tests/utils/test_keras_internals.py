@@ -232,3 +232,19 @@ def test_lora_frozen_variable_is_the_unmerged_kernel(layer, shape):
     assert not frozen.trainable
     np.testing.assert_array_equal(frozen.numpy(), before)
     assert not np.allclose(keras.ops.convert_to_numpy(merged), before)
+
+
+def test_dataset_ops_see_random_augmentation_and_shuffling():
+    data = tf.data.Dataset.from_tensor_slices(np.zeros((8, 4, 4, 3), "f4"))
+    flip = keras.layers.RandomFlip()
+    plain, shuffled = data.batch(4), data.shuffle(8).batch(4)
+    augmented = plain.map(flip)
+    assert not ki.draws_random_numbers(plain)
+    assert not ki.draws_random_numbers(shuffled)
+    assert ki.draws_random_numbers(augmented)
+    assert ki.shuffles(shuffled) and not ki.shuffles(plain)
+    generated = tf.data.Dataset.from_generator(
+        lambda: iter([1.0]), output_signature=tf.TensorSpec((), tf.float32)
+    )
+    assert ki.dataset_ops(generated) is None
+    assert ki.draws_random_numbers(generated)  # cannot tell: assume so

@@ -15,6 +15,7 @@ import contextlib
 import warnings
 from typing import Iterator
 from typing import List
+from typing import Optional
 
 import keras
 import tensorflow as tf
@@ -243,6 +244,44 @@ def in_safe_mode():
 
 
 # === Models ===
+
+
+def dataset_ops(dataset: tf.data.Dataset) -> Optional[set]:
+    """The names of the ops a `tf.data` pipeline runs, those of the
+    functions it maps included, or `None` when it cannot be serialized
+    (Python generators, `py_function`): nothing can be known then.
+
+    Reads the pipeline's graph through `Dataset._as_serialized_graph`,
+    private TensorFlow API.
+    """
+    try:
+        serialized = dataset._as_serialized_graph().numpy()
+    except Exception:  # noqa: BLE001 - any failure means "cannot tell"
+        return None
+    graph = tf.compat.v1.GraphDef()
+    graph.ParseFromString(serialized)
+    ops = {node.op for node in graph.node} | {
+        node.op
+        for function in graph.library.function
+        for node in function.node_def
+    }
+    if ops & {"PyFunc", "EagerPyFunc", "GeneratorDataset"}:
+        return None
+    return ops
+
+
+def draws_random_numbers(dataset: tf.data.Dataset) -> bool:
+    """Whether a `tf.data` pipeline draws random numbers anywhere (random
+    augmentation, `Dataset.random`...; an op named `*Random*`), or cannot
+    be read; shuffling alone does not count."""
+    ops = dataset_ops(dataset)
+    return ops is None or any("Random" in op for op in ops)
+
+
+def shuffles(dataset: tf.data.Dataset) -> bool:
+    """Whether a `tf.data` pipeline shuffles (a `Shuffle*` op)."""
+    ops = dataset_ops(dataset) or set()
+    return any(op.startswith("Shuffle") for op in ops)
 
 
 def retrace_train_function(model: keras.Model) -> None:

@@ -10,10 +10,10 @@ from typing import Union
 import numpy as np
 import tensorflow as tf
 
+from tlkeras._utils.sizes import fits_in_memory
 from tlkeras.data.augmentation import augmentation_layers
 from tlkeras.data.splits import check_split_arguments
 from tlkeras.data.splits import finish_parts
-from tlkeras.data.splits import fits_in_memory
 from tlkeras.data.splits import load_tfds
 from tlkeras.data.splits import split_examples
 

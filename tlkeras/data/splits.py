@@ -1,7 +1,6 @@
 """What the dataset functions share: argument checks, the seeded
 validation split, tensorflow-datasets loading and the batching pipeline."""
 
-import os
 from typing import Callable
 from typing import Optional
 
@@ -74,22 +73,6 @@ def load_tfds(name: str, split: str):
     label = info.features[info.supervised_keys[1]]
     class_names = list(getattr(label, "names", None) or [])
     return examples.map(lambda x, y: (x, tf.cast(y, "int64"))), class_names
-
-
-def fits_in_memory(nbytes: int, share: float = 0.25) -> bool:
-    """Whether `nbytes` is under `share` of this machine's physical memory
-    (what `cache="auto"` asks before keeping a dataset in memory).
-
-    Example:
-
-    >>> fits_in_memory(1024), fits_in_memory(2**80)
-    (True, False)
-    """
-    try:
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):  # not POSIX: be modest
-        total = 4 * 2**30
-    return nbytes < share * total
 
 
 def finish_parts(

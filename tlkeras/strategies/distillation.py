@@ -5,7 +5,11 @@ from typing import Optional
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
+
+from tlkeras._utils import keras_internals
+from tlkeras._utils.sizes import fits_in_memory
 
 OUTPUTS = ("auto", "logits", "probabilities")
 # The smallest normal float32: a probability below it was 0 (underflow),
@@ -33,10 +37,10 @@ class Distiller(keras.distillation.Distiller):
     - `sample_weight` and `class_weight` weigh both losses per example
       (Keras's ignores them), reduced as Keras's losses are (sum over the
       batch size);
-    - with array data, `fit` computes the teacher's outputs once
-      (`cache_teacher=True`) instead of running the teacher every step.
-      Datasets run the teacher every step: their batches may be shuffled
-      or augmented differently each epoch.
+    - `fit` computes the teacher's outputs once instead of every step for
+      arrays and for datasets without random augmentation that fit in
+      memory (`cache_teacher="auto"`, see `fit`); a randomly augmented
+      dataset runs the teacher every step, on each batch as augmented.
 
     The teacher never trains: it is called with `training=False` (weights
     and BatchNormalization statistics unchanged). Keep `distiller.student`,
@@ -129,12 +133,38 @@ class Distiller(keras.distillation.Distiller):
 
     # === Training ===
 
-    def fit(self, x=None, y=None, *, cache_teacher: bool = True, **kwargs):
-        """`keras.Model.fit`; with array data and `cache_teacher`, the
-        teacher's outputs are computed once for `x` (and for array
-        `validation_data`) and travel with the labels."""
-        if cache_teacher and _is_array(x) and y is not None:
-            y = (np.asarray(y), self._teacher_logits(x, kwargs))
+    def fit(self, x=None, y=None, *, cache_teacher="auto", **kwargs):
+        """`keras.Model.fit`, computing the teacher's outputs once where
+        that trains the same.
+
+        `cache_teacher="auto"` caches them for arrays and for datasets that
+        draw no random numbers (no random augmentation; shuffling is fine),
+        are finite and fit in a quarter of this machine's memory: one pass
+        runs the teacher, then training runs on the examples, labels and
+        teacher outputs in memory, in batches of the dataset's batch size,
+        reshuffled each epoch if the dataset shuffles (`shuffle=` decides
+        otherwise). Other
+        datasets run the teacher every step. `True` insists (and refuses a
+        random pipeline, whose augmentation the cache would freeze);
+        `False` never caches. `validation_data` follows the same rules.
+        After `fit`, `teacher_cached` says what was done.
+        """
+        if cache_teacher not in ("auto", True, False):
+            raise ValueError(
+                "`cache_teacher` must be 'auto', True or False. Received: "
+                f"cache_teacher={cache_teacher!r}"
+            )
+        self.teacher_cached = False
+        if cache_teacher is not False:
+            if _is_array(x) and y is not None:
+                y = (np.asarray(y), self._teacher_logits(x, kwargs))
+                self.teacher_cached = True
+            elif isinstance(x, tf.data.Dataset) and self._cacheable(
+                x, cache_teacher, "x"
+            ):
+                kwargs.setdefault("shuffle", keras_internals.shuffles(x))
+                x, y, kwargs = self._materialized(x, kwargs)
+                self.teacher_cached = True
             validation = kwargs.get("validation_data")
             if isinstance(validation, tuple) and _is_array(validation[0]):
                 vx, vy = validation[0], validation[1]
@@ -143,7 +173,84 @@ class Distiller(keras.distillation.Distiller):
                     (np.asarray(vy), self._teacher_logits(vx, kwargs)),
                     *validation[2:],
                 )
+            elif isinstance(validation, tf.data.Dataset) and self._cacheable(
+                validation, cache_teacher, "validation_data"
+            ):
+                vx, vy, vw = self._pass(
+                    validation, kwargs.get("verbose", "auto")
+                )
+                kwargs["validation_data"] = (
+                    (vx, vy) if vw is None else (vx, vy, vw)
+                )
+        if isinstance(x, tf.data.Dataset):
+            # A dataset shuffles itself (Keras warns on `shuffle=True`).
+            kwargs.setdefault("shuffle", False)
         return super().fit(x, y, **kwargs)
+
+    def _cacheable(self, dataset, cache_teacher, argument) -> bool:
+        random = keras_internals.draws_random_numbers(dataset)
+        if random and cache_teacher is True:
+            raise ValueError(
+                f"`{argument}` draws random numbers (random augmentation?): "
+                "caching the teacher's outputs would freeze one draw for "
+                "every epoch. Pass cache_teacher='auto' or False to run the "
+                "teacher every step."
+            )
+        count = int(dataset.cardinality())
+        if count < 0:  # infinite or unknown: cannot hold it
+            return False
+        spec = dataset.element_spec
+        inputs = tf.nest.flatten(spec[0] if isinstance(spec, tuple) else spec)
+        size = count * sum(
+            int(np.prod([d or 1 for d in s.shape])) * s.dtype.size
+            for s in inputs
+        )
+        return not random and (cache_teacher is True or fits_in_memory(size))
+
+    def _pass(self, dataset, verbose="auto"):
+        """One pass over a dataset of `(x, y[, sample_weight])` batches:
+        the arrays, with the teacher's outputs beside the labels."""
+        xs, ys, teachers, weights = [], [], [], []
+        progress = keras.utils.Progbar(
+            int(dataset.cardinality()),
+            verbose=1 if verbose in ("auto", 1) else 0,
+            unit_name="teacher batch",
+        )
+        for element in dataset:
+            if not isinstance(element, tuple) or len(element) < 2:
+                raise ValueError(
+                    "Distillation needs labelled batches: (x, y) or (x, y, "
+                    f"sample_weight). Received: {dataset.element_spec}"
+                )
+            x, y = element[0], element[1]
+            outputs = self.teacher(x, training=False)
+            teachers.append(
+                keras.ops.convert_to_numpy(
+                    _logits(outputs, self.teacher_probabilities)
+                )
+            )
+            xs.append(keras.ops.convert_to_numpy(x))
+            ys.append(keras.ops.convert_to_numpy(y))
+            if len(element) > 2:
+                weights.append(keras.ops.convert_to_numpy(element[2]))
+            progress.add(1)
+        x = np.concatenate(xs)
+        y = (np.concatenate(ys), np.concatenate(teachers))
+        return x, y, (np.concatenate(weights) if weights else None)
+
+    def _materialized(self, dataset, kwargs):
+        for name in ("batch_size", "sample_weight"):
+            if kwargs.get(name) is not None:
+                raise ValueError(
+                    f"`{name}` cannot be passed with a dataset (its batches "
+                    "say it)."
+                )
+        batch = next(iter(dataset))[0].shape[0]
+        x, y, weights = self._pass(dataset, kwargs.get("verbose", "auto"))
+        kwargs = dict(kwargs, batch_size=int(batch))
+        if weights is not None:
+            kwargs["sample_weight"] = weights
+        return x, y, kwargs
 
     def _teacher_logits(self, x, fit_kwargs) -> np.ndarray:
         outputs = self.teacher.predict(
