@@ -21,6 +21,7 @@ from tlkeras import evaluation  # noqa: E402
 from tlkeras import export  # noqa: E402
 from tlkeras import freezing  # noqa: E402
 from tlkeras import heads  # noqa: E402
+from tlkeras import losses  # noqa: E402
 from tlkeras import optimizers  # noqa: E402
 from tlkeras import plots  # noqa: E402
 from tlkeras import recipes  # noqa: E402
@@ -65,6 +66,7 @@ __all__ = [
     "heads",
     "layer_groups",
     "list_bases",
+    "losses",
     "lr_find",
     "optimizers",
     "plots",

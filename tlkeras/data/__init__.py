@@ -3,6 +3,7 @@ tensorflow-datasets."""
 
 from tlkeras.data.augmentation import PRESETS
 from tlkeras.data.augmentation import augmentation_layers
+from tlkeras.data.domains import zip_domains
 from tlkeras.data.image_dataset import image_dataset
 from tlkeras.data.text_dataset import text_dataset
 
@@ -11,4 +12,5 @@ __all__ = [
     "augmentation_layers",
     "image_dataset",
     "text_dataset",
+    "zip_domains",
 ]

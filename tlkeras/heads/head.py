@@ -229,7 +229,17 @@ class Head(keras.layers.Layer):
             # A penalty on the features the head sees (batch spectral
             # shrinkage), in the training loss as Keras's `add_loss`.
             self.add_loss(penalty(pooled))
-        return self._apply(pooled, self.hidden + self.output_layers, training)
+        hidden = self.hidden_features(pooled, training=training)
+        return self.outputs_from_hidden(hidden, training=training)
+
+    def hidden_features(self, pooled, training=None):
+        """The hidden layers' output on pooled features (the pooled
+        features themselves for a linear head): the head's bottleneck."""
+        return self._apply(pooled, self.hidden, training)
+
+    def outputs_from_hidden(self, hidden, training=None):
+        """The output layers on `hidden_features`."""
+        return self._apply(hidden, self.output_layers, training)
 
     def call(self, inputs, training=None):
         return self.call_pooled(self.pool_features(inputs), training=training)

@@ -10,12 +10,9 @@ from keras import ops
 
 from tlkeras._utils import keras_internals
 from tlkeras._utils.sizes import fits_in_memory
-
-OUTPUTS = ("auto", "logits", "probabilities")
-# The smallest normal float32: a probability below it was 0 (underflow),
-# whose log is below -87; clipping a larger epsilon (1e-7) would change the
-# softened targets of a confident teacher.
-_EPSILON = float(np.finfo("float32").tiny)
+from tlkeras.strategies.outputs import OUTPUTS
+from tlkeras.strategies.outputs import as_logits
+from tlkeras.strategies.outputs import gives_probabilities
 
 
 class Distiller(keras.distillation.Distiller):
@@ -112,10 +109,10 @@ class Distiller(keras.distillation.Distiller):
         )
         self.temperature = float(temperature)
         self.alpha = float(alpha)
-        self.teacher_probabilities = _gives_probabilities(
+        self.teacher_probabilities = gives_probabilities(
             teacher, teacher_outputs
         )
-        self.student_probabilities = _gives_probabilities(
+        self.student_probabilities = gives_probabilities(
             student, student_outputs
         )
 
@@ -226,7 +223,7 @@ class Distiller(keras.distillation.Distiller):
             outputs = self.teacher(x, training=False)
             teachers.append(
                 keras.ops.convert_to_numpy(
-                    _logits(outputs, self.teacher_probabilities)
+                    as_logits(outputs, self.teacher_probabilities)
                 )
             )
             xs.append(keras.ops.convert_to_numpy(x))
@@ -257,7 +254,7 @@ class Distiller(keras.distillation.Distiller):
             x, batch_size=fit_kwargs.get("batch_size") or 32, verbose=0
         )
         return keras.ops.convert_to_numpy(
-            _logits(outputs, self.teacher_probabilities)
+            as_logits(outputs, self.teacher_probabilities)
         )
 
     def compute_loss(
@@ -267,10 +264,10 @@ class Distiller(keras.distillation.Distiller):
             y_pred = self(x, training=training)
         labels, teacher = _split_labels(y)
         if teacher is None:
-            teacher = _logits(
+            teacher = as_logits(
                 self.teacher(x, training=False), self.teacher_probabilities
             )
-        student = _logits(y_pred, self.student_probabilities)
+        student = as_logits(y_pred, self.student_probabilities)
         soft = self.soft_loss(teacher, student)
         hard = self._hard_loss(labels, y_pred, sample_weight=sample_weight)
         soft = _reduce(soft, sample_weight)
@@ -294,27 +291,6 @@ class Distiller(keras.distillation.Distiller):
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         labels, _ = _split_labels(y)
         return super().compute_metrics(x, labels, y_pred, sample_weight)
-
-
-def _gives_probabilities(model, declared: str) -> bool:
-    if declared != "auto":
-        return declared == "probabilities"
-    if hasattr(model, "logits") and hasattr(model, "task"):
-        return not model.logits  # a tlkeras TransferModel says
-    activation = (
-        getattr(model.layers[-1], "activation", None)
-        if (getattr(model, "layers", None))
-        else None
-    )
-    return activation is keras.activations.softmax
-
-
-def _logits(outputs, probabilities: bool):
-    """Log-probabilities of probability outputs (logits up to a per-example
-    constant, which softmax ignores); logits as they are."""
-    if not probabilities:
-        return outputs
-    return ops.log(ops.clip(ops.cast(outputs, "float32"), _EPSILON, 1.0))
 
 
 def _split_labels(y):
