@@ -57,6 +57,9 @@ def layer_groups(model: keras.Model) -> List[LayerGroup]:
     cached = getattr(model, "_tlk_layer_groups", None)
     if cached is not None:
         return list(cached)
+    if hasattr(model, "tlk_layer_groups"):
+        # A wrapper that knows its groups (a DomainAdaptation model).
+        return model.tlk_layer_groups()
     base = getattr(model, "base", None)
     head = getattr(model, "head", None)
     if isinstance(base, keras.Model) and head is not None:
@@ -109,6 +112,7 @@ def split_head_groups(model: keras.Model) -> tuple:
     groups = layer_groups(model)
     heads = getattr(getattr(model, "head", None), "heads", None)
     count = len(heads) if isinstance(heads, dict) else 1
+    count = getattr(model, "tlk_head_groups", count)
     return groups[:-count], groups[-count:]
 
 

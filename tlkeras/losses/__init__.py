@@ -7,7 +7,8 @@ from tlkeras.losses.coral import CORAL
 from tlkeras.losses.coral import coral
 from tlkeras.losses.mcc import MCC
 from tlkeras.losses.mcc import mcc
+from tlkeras.losses.mmd import ESTIMATORS as MMD_ESTIMATORS
 from tlkeras.losses.mmd import MMD
 from tlkeras.losses.mmd import mmd
 
-__all__ = ["CORAL", "MCC", "MMD", "coral", "mcc", "mmd"]
+__all__ = ["CORAL", "MCC", "MMD", "MMD_ESTIMATORS", "coral", "mcc", "mmd"]

@@ -20,16 +20,16 @@ def mmd(
 ):
     """The squared MMD between two batches of features, with a sum of
     Gaussian kernels `exp(-d^2 / (2 s m))`, `m` the mean squared distance
-    between all points of both batches (no gradient through it) and `s`
+    between all points of both (cut) batches (no gradient through it) and `s`
     each of `kernel_scales`.
 
-    `"linear"` is the linear-time estimator on consecutive pairs (TLlib's
-    default): the mean over `i` of `k(s_i, s_i+1) + k(t_i, t_i+1) -
-    k(s_i, t_i+1) - k(s_i+1, t_i)`, on equal-sized batches (the larger is
-    cut to the smaller). `"quadratic"` is the unbiased estimator over all
-    pairs (the diagonals left out), for batches of any sizes. Both are
-    unbiased, so a batch can give a value below zero: that is normal (the
-    expectation, MMD^2, is >= 0).
+    Both estimators pair `s_i` with `t_i` (the larger batch is cut to the
+    smaller) and average `h(i, j) = k(s_i, s_j) + k(t_i, t_j) - k(s_i, t_j)
+    - k(s_j, t_i)`: `"linear"` over consecutive pairs `j = i + 1` (linear
+    time; TLlib's default), `"quadratic"` over all pairs `i != j`
+    (Gretton et al. 2012's U-statistic). Identical batches give exactly 0.
+    Both are unbiased, so a batch can give a value below zero: that is
+    normal (the expectation, MMD^2, is >= 0).
 
     Args:
         source: a batch of features, `(batch, ...)`.
@@ -52,6 +52,8 @@ def mmd(
         )
     s = _flat(source)
     t = _flat(target)
+    size = ops.minimum(ops.shape(s)[0], ops.shape(t)[0])
+    s, t = s[:size], t[:size]
     joint = ops.concatenate([s, t], axis=0)
     bandwidth = ops.stop_gradient(ops.mean(_pairwise(joint, joint)))
     bandwidth = ops.maximum(bandwidth, 1e-12)
@@ -61,19 +63,16 @@ def mmd(
         return sum(ops.exp(-d2 / (2.0 * a * bandwidth)) for a in scales)
 
     if estimator == "quadratic":
-        m = ops.cast(ops.shape(s)[0], "float32")
-        n = ops.cast(ops.shape(t)[0], "float32")
-        kss = kernel(_pairwise(s, s))
-        ktt = kernel(_pairwise(t, t))
-        kst = kernel(_pairwise(s, t))
-        own = len(scales)  # k(x, x) = 1 per kernel: the diagonal's value
-        return (
-            (ops.sum(kss) - m * own) / (m * (m - 1.0))
-            + (ops.sum(ktt) - n * own) / (n * (n - 1.0))
-            - 2.0 * ops.mean(kst)
+        # Gretton et al.'s U-statistic over all pairs i != j of the paired
+        # samples (s_i, t_i): sum of h(i, j) / (n (n - 1)).
+        n = ops.cast(size, "float32")
+        h = (
+            kernel(_pairwise(s, s))
+            + kernel(_pairwise(t, t))
+            - kernel(_pairwise(s, t))
+            - kernel(_pairwise(t, s))
         )
-    size = ops.minimum(ops.shape(s)[0], ops.shape(t)[0])
-    s, t = s[:size], t[:size]
+        return (ops.sum(h) - ops.trace(h)) / (n * (n - 1.0))
     s2, t2 = ops.roll(s, -1, axis=0), ops.roll(t, -1, axis=0)
 
     def k(a, b):

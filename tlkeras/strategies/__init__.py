@@ -23,11 +23,20 @@ from tlkeras.strategies.compare import compare
 from tlkeras.strategies.compare import register_strategy
 from tlkeras.strategies.compare import write_comparison
 from tlkeras.strategies.distillation import Distiller
+from tlkeras.strategies.domain_adaptation import METHODS as ADAPTATION_METHODS
+from tlkeras.strategies.domain_adaptation import DomainAdaptation
+from tlkeras.strategies.gradient_reversal import GradientReversal
+from tlkeras.strategies.gradient_reversal import ganin_ramp
+from tlkeras.strategies.gradient_reversal import gradient_reversal
 
 __all__ = [
+    "ADAPTATION_METHODS",
     "STRATEGIES",
     "Comparison",
     "Distiller",
+    "DomainAdaptation",
+    "GradientReversal",
+
     "FeatureCache",
     "Run",
     "Strategy",
@@ -37,6 +46,8 @@ __all__ = [
     "extractor_of",
     "fit_cached",
     "fit_head",
+    "ganin_ramp",
+    "gradient_reversal",
     "register_strategy",
     "split_validation",
     "write_comparison",
