@@ -5,41 +5,28 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from sklearn.datasets import load_digits
 
 import tlkeras as tlk
 from tests.helpers import Interrupt
-
-HEAD = tlk.heads.MLP(units=(64,))
+from tlkeras.demo import digits_classifier
+from tlkeras.demo import shifted_digits
 
 
 def cnn():
     inputs = keras.Input((8, 8, 1))
-    x = inputs
-    for filters in (16, 32):
-        x = keras.layers.Conv2D(filters, 3, padding="same")(x)
-        x = keras.layers.BatchNormalization(momentum=0.9)(x)
-        x = keras.layers.ReLU()(x)
+    x = keras.layers.Conv2D(8, 3, padding="same")(inputs)
     return keras.Model(inputs, x, name="cnn")
 
 
 def classifier():
-    return tlk.build_classifier(cnn(), 10, freeze="none", bn="train", head=HEAD)
+    return digits_classifier()
 
 
 @pytest.fixture(scope="module")
 def shifted():
-    """Digits as the source; the other half of the digits, with pixel
-    noise, as the target (a style change the source never shows)."""
-    digits = load_digits()
-    x = (digits.images / 16.0).astype("float32")[..., None]
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(x))
-    x, y = x[order], digits.target[order]
-    half = len(x) // 2
-    noise = np.random.default_rng(1).normal(0, 0.3, x[half:].shape)
-    x_target = np.clip(x[half:] + noise, 0, 1).astype("float32")
-    return (x[:half], y[:half]), (x_target, y[half:])
+    """Digits as the source; the other half, with pixel noise, as the
+    target (a style change the source never shows)."""
+    return shifted_digits()
 
 
 @pytest.fixture(scope="module")

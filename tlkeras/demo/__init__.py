@@ -2,6 +2,8 @@
 
 from tlkeras.demo.digits import run_digits_study
 from tlkeras.demo.photos import run_photo_study
+from tlkeras.demo.shifted_digits import digits_classifier
+from tlkeras.demo.shifted_digits import shifted_digits
 from tlkeras.demo.study import STRATEGIES
 from tlkeras.demo.study import StrategyResult
 from tlkeras.demo.study import StudySettings
@@ -12,8 +14,10 @@ __all__ = [
     "STRATEGIES",
     "StrategyResult",
     "StudySettings",
+    "digits_classifier",
     "format_table",
     "run_digits_study",
     "run_photo_study",
     "run_study",
+    "shifted_digits",
 ]

@@ -28,6 +28,9 @@ from tlkeras.strategies.domain_adaptation import DomainAdaptation
 from tlkeras.strategies.gradient_reversal import GradientReversal
 from tlkeras.strategies.gradient_reversal import ganin_ramp
 from tlkeras.strategies.gradient_reversal import gradient_reversal
+from tlkeras.strategies.self_training import SelfTrainingHistory
+from tlkeras.strategies.self_training import SelfTrainingRound
+from tlkeras.strategies.self_training import self_train
 
 __all__ = [
     "ADAPTATION_METHODS",
@@ -36,9 +39,10 @@ __all__ = [
     "Distiller",
     "DomainAdaptation",
     "GradientReversal",
-
     "FeatureCache",
     "Run",
+    "SelfTrainingHistory",
+    "SelfTrainingRound",
     "Strategy",
     "batches",
     "compare",
@@ -49,6 +53,7 @@ __all__ = [
     "ganin_ramp",
     "gradient_reversal",
     "register_strategy",
+    "self_train",
     "split_validation",
     "write_comparison",
 ]
