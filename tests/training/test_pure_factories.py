@@ -115,6 +115,20 @@ def test_import_tlkeras_does_not_load_keras_tuner():
     assert run.returncode == 0, run.stderr[-2000:]
 
 
+def test_import_tlkeras_leaves_the_tensorflow_runtime_unstarted():
+    # A multi-worker strategy must be created before TensorFlow's runtime
+    # starts ("Collective ops must be configured at program startup").
+    code = (
+        "from tensorflow.python.eager import context\n"
+        "import tlkeras\n"
+        "assert not context.context()._initialized, 'started'\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
 def test_freezing_only_sets_flags():
     model = tlk.build_classifier(tiny_cnn(), 3, freeze="none")
     model.compile()

@@ -248,3 +248,35 @@ def test_dataset_ops_see_random_augmentation_and_shuffling():
     )
     assert ki.dataset_ops(generated) is None
     assert ki.draws_random_numbers(generated)  # cannot tell: assume so
+
+
+def test_keras_still_needs_the_multi_worker_fixes():
+    # keras-team/keras#20585: Keras 3.15's TensorFlow trainer averages the
+    # first batch across workers (refused for PerReplica data) and reduces
+    # scalar step outputs with axis=0. When this fails, Keras changed:
+    # check whether multi_worker_reductions and local_batch are still
+    # needed (tests/distributed runs the real thing).
+    import inspect
+
+    from keras.src.backend.tensorflow import trainer
+
+    assert 'strategy.reduce("MEAN", v, axis=0)' in inspect.getsource(
+        trainer.reduce_per_replica
+    )
+    assert "self.distribute_strategy.reduce(" in inspect.getsource(
+        trainer.TensorFlowTrainer._maybe_symbolic_build
+    )
+
+
+def test_worker_index_and_backup_paths(tmp_path):
+    assert ki.worker_index(tf.distribute.get_strategy()) == 0
+    callback = keras.callbacks.BackupAndRestore(str(tmp_path / "a"))
+    ki.set_backup_dir(callback, str(tmp_path / "b"))
+    fresh = keras.callbacks.BackupAndRestore(str(tmp_path / "b"))
+    for name in (
+        "_weights_path",
+        "_training_metadata_path",
+        "_prev_weights_path",
+        "_prev_training_metadata_path",
+    ):
+        assert getattr(callback, name) == getattr(fresh, name)

@@ -296,6 +296,103 @@ def retrace_train_function(model: keras.Model) -> None:
     keras.Model.make_train_function(model, force=True)
 
 
+# === Multi-worker training ===
+
+
+def is_multi_worker(strategy) -> bool:
+    """Whether `strategy` all-reduces across workers (Keras's own test,
+    `_collective_all_reduce_multi_worker` in its TensorFlow trainer)."""
+    from keras.src.backend.tensorflow import trainer  # noqa: PLC0415
+
+    return bool(trainer._collective_all_reduce_multi_worker(strategy))
+
+
+def local_batch(strategy, batch):
+    """A distributed batch as this worker's first replica sees it.
+
+    Keras 3.15's `_maybe_symbolic_build` averages the first batch across
+    workers with `strategy.reduce(..., axis=None)` just to learn its shapes,
+    which `MultiWorkerMirroredStrategy` refuses ("Attempt to convert a value
+    (PerReplica...)", keras-team/keras#20585); the local values have the
+    same shapes and dtypes.
+    """
+    return tf.nest.map_structure(
+        lambda v: (
+            strategy.experimental_local_results(v)[0]
+            if isinstance(v, tf.distribute.DistributedValues)
+            else v
+        ),
+        batch,
+    )
+
+
+def worker_index(strategy) -> int:
+    """This worker's index in a multi-worker cluster (0 for the chief, and
+    on one machine)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not is_multi_worker(strategy):
+        return 0
+    if resolver.task_type == "chief":
+        return 0
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return int(resolver.task_id) + (1 if has_chief else 0)
+
+
+def set_backup_dir(callback, folder: str) -> None:
+    """Point a `keras.callbacks.BackupAndRestore` at another folder: the
+    paths it derives in `__init__` (`_weights_path`, ...: private)."""
+    from keras.src.utils import file_utils  # noqa: PLC0415
+
+    callback.backup_dir = folder
+    callback._weights_path = file_utils.join(folder, "latest.weights.h5")
+    callback._training_metadata_path = file_utils.join(
+        folder, "training_metadata.json"
+    )
+    callback._prev_weights_path = f"{callback._weights_path}.bkp"
+    callback._prev_training_metadata_path = (
+        f"{callback._training_metadata_path}.bkp"
+    )
+
+
+@contextlib.contextmanager
+def multi_worker_reductions(strategy) -> Iterator:
+    """Inside, Keras's TensorFlow trainer reduces step outputs correctly
+    under `MultiWorkerMirroredStrategy`.
+
+    Keras 3.15 reduces every step output (the loss and metric results,
+    scalars) with `strategy.reduce("MEAN", v, axis=0)` across workers,
+    which fails for a scalar ("Invalid reduction dimension 0",
+    keras-team/keras#20585). This swaps the trainer module's
+    `reduce_per_replica` for one that reduces scalars with `axis=None`
+    (their values are already global: metric variables are all-reduced)
+    and hands everything else to Keras's, and puts it back on exit. Other
+    strategies are left alone.
+    """
+    if not is_multi_worker(strategy):
+        yield
+        return
+    from keras.src.backend.tensorflow import trainer  # noqa: PLC0415
+
+    original = trainer.reduce_per_replica
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction not in ("auto", "mean"):
+            return original(values, strategy, reduction)
+
+        def reduce(value):
+            local = local_batch(strategy, value)
+            axis = None if local.shape.rank == 0 else 0
+            return strategy.reduce("MEAN", value, axis=axis)
+
+        return tf.nest.map_structure(reduce, values)
+
+    trainer.reduce_per_replica = reduce_per_replica
+    try:
+        yield
+    finally:
+        trainer.reduce_per_replica = original
+
+
 @contextlib.contextmanager
 def quiet_end_of_data(x, steps) -> Iterator:
     """Silence Keras's "Your input ran out of data" warning where it is

@@ -12,6 +12,7 @@ import tensorflow as tf
 from tlkeras import freezing
 from tlkeras._utils import keras_internals
 from tlkeras.builders import head_checkpoint
+from tlkeras.callbacks import BackupAndRestore as GroupSafeBackup
 from tlkeras.callbacks import GroupLearningRates
 from tlkeras.heads import MultiHead
 from tlkeras.tasks import get_task
@@ -176,12 +177,27 @@ class TransferModel(keras.Model):
         call.pop("self")
         if isinstance(call.get("x"), tf.data.Dataset):
             call.setdefault("shuffle", False)
+        if keras_internals.is_multi_worker(self.distribute_strategy):
+            for callback in call.get("callbacks") or []:
+                if isinstance(
+                    callback, keras.callbacks.BackupAndRestore
+                ) and not isinstance(callback, GroupSafeBackup):
+                    raise ValueError(
+                        "keras.callbacks.BackupAndRestore has every worker "
+                        "write the same files; under MultiWorkerMirrored"
+                        "Strategy use tlkeras.callbacks.BackupAndRestore "
+                        "(the chief writes, the others use temporary "
+                        "folders)."
+                    )
         if isinstance(inner_optimizer(self.optimizer), GroupOptimizer):
             callbacks = list(call.get("callbacks") or [])
             if not any(isinstance(c, GroupLearningRates) for c in callbacks):
                 call["callbacks"] = callbacks + [GroupLearningRates()]
-        with keras_internals.quiet_end_of_data(
-            call.get("x"), call.get("steps_per_epoch")
+        with (
+            keras_internals.quiet_end_of_data(
+                call.get("x"), call.get("steps_per_epoch")
+            ),
+            keras_internals.multi_worker_reductions(self.distribute_strategy),
         ):
             return super().fit(**call)
 
@@ -189,8 +205,9 @@ class TransferModel(keras.Model):
         """`keras.Model.evaluate`, without Keras's spurious "ran out of
         data" warning for datasets of unknown length."""
         call = _EVALUATE_SIGNATURE.bind(self, *args, **kwargs).arguments
-        with keras_internals.quiet_end_of_data(
-            call.get("x"), call.get("steps")
+        with (
+            keras_internals.quiet_end_of_data(call.get("x"), call.get("steps")),
+            keras_internals.multi_worker_reductions(self.distribute_strategy),
         ):
             return super().evaluate(*args, **kwargs)
 
@@ -202,6 +219,22 @@ class TransferModel(keras.Model):
             call.get("x"), call.get("steps")
         ):
             return super().predict(*args, **kwargs)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras 3.15 averages the first batch across workers to learn its
+        # shapes, which MultiWorkerMirroredStrategy refuses: give it this
+        # worker's batch (see keras_internals.local_batch).
+        strategy = self.distribute_strategy
+        if iterator is not None and keras_internals.is_multi_worker(strategy):
+            for _, _, batches in iterator:
+                data_batch = keras_internals.local_batch(
+                    strategy, next(batches)
+                )
+                break
+            iterator = None
+        return super()._maybe_symbolic_build(
+            iterator=iterator, data_batch=data_batch
+        )
 
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True

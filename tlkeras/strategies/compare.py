@@ -1,6 +1,7 @@
 """`compare`: several strategies on one dataset, same budget, same seeds."""
 
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -34,7 +35,8 @@ class Strategy:
         train: `train(model, train_data, validation_data, *, epochs, lr,
             batch_size, verbose) -> History`; it compiles and trains a
             freshly built model.
-        head: the head for `build_classifier`. Defaults to `"linear"`.
+        head: the head for `build_classifier`, or a function that makes
+            one. Defaults to `"linear"`.
         pretrained: bool, start from the pretrained weights (`False`: from
             scratch). Defaults to `True`.
         freeze: the freeze policy the model is built with. Defaults to
@@ -228,6 +230,13 @@ def _default_recipe(
 STRATEGIES: Dict[str, Strategy] = {}
 
 
+def _head_of(strategy):
+    head = strategy.head
+    if isinstance(head, (str, keras.layers.Layer)) or not callable(head):
+        return head
+    return head()  # a factory
+
+
 def register_strategy(strategy: Strategy) -> Strategy:
     """Make `strategy` available to `compare` and `tlkeras compare` by name.
 
@@ -248,7 +257,10 @@ for _strategy in (
     Strategy(
         "feature_extraction",
         _train_cached,
-        head=MLP(units=(256,), dropout=0.3),
+        # A factory: a head made at import would start TensorFlow's
+        # runtime (its Dropout's seed), after which a multi-worker strategy
+        # can no longer be created.
+        head=functools.partial(MLP, units=(256,), dropout=0.3),
         description="frozen base, MLP head, trained on cached features",
     ),
     Strategy(
@@ -375,7 +387,7 @@ def compare(
                 base_kwargs=None
                 if isinstance(base, keras.Model)
                 else base_kwargs,
-                head=strategy.head,
+                head=_head_of(strategy),
                 freeze=strategy.freeze,
                 bn=strategy.bn,
                 class_names=names,
