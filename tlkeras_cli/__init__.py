@@ -183,6 +183,12 @@ def _add_commands(commands) -> None:
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--augment", default=None, choices=("light", "standard"))
+    train.add_argument(
+        "--data-service",
+        default=None,
+        help="decode the images on a tf.data service: its dispatcher's "
+        "grpc://host:port (see `tlkeras data-service`)",
+    )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
 
@@ -231,6 +237,27 @@ def _add_commands(commands) -> None:
     compare.add_argument("--lr", type=float, default=1e-3)
     compare.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2))
 
+    service = commands.add_parser(
+        "data-service",
+        help="run a tf.data service dispatcher or worker",
+        description="Serve input decoding for `tlkeras train "
+        "--data-service` (or image_dataset(service=...)) from this process "
+        "until it is stopped: one dispatcher, any number of workers.",
+    )
+    service.add_argument("role", choices=("dispatcher", "worker"))
+    service.add_argument("--port", type=int, required=True)
+    service.add_argument(
+        "--dispatcher",
+        default=None,
+        help="workers: the dispatcher's host:port",
+    )
+    service.add_argument(
+        "--work-dir",
+        default=None,
+        help="dispatcher: a folder to journal its state in (it then "
+        "survives a restart)",
+    )
+
     bases = commands.add_parser("bases", help="list the bases known by name")
     bases.add_argument(
         "--family",
@@ -260,7 +287,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from tlkeras.cli import workflows
 
     try:
-        return getattr(workflows, args.command)(args)
+        return getattr(workflows, args.command.replace("-", "_"))(args)
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

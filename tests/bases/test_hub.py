@@ -3,6 +3,8 @@
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -396,3 +398,33 @@ def test_a_broken_hub_cache_is_named_not_called_missing(tmp_path, monkeypatch):
     message = str(info.value)
     assert "no saved_model.pb" in message and str(folder) in message
     assert "Delete" in message and "not in the cache" not in message
+
+
+def test_a_hub_base_refuses_a_strategy_with_replicas(image_module):
+    # Two logical CPUs must be set before TensorFlow starts: a new process.
+    code = (
+        "import sys, tensorflow as tf\n"
+        "cpu = tf.config.list_physical_devices('CPU')[0]\n"
+        "tf.config.set_logical_device_configuration(\n"
+        "    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)\n"
+        "import tlkeras as tlk\n"
+        "strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])\n"
+        "try:\n"
+        "    with strategy.scope():\n"
+        "        tlk.bases.HubLayer(sys.argv[1])\n"
+        "except ValueError as error:\n"
+        "    print(error)\n"
+        "tlk.bases.HubLayer(sys.argv[1])  # no strategy: fine\n"
+        "print('built outside')\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(image_module)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "MirroredStrategy does not mirror across its 2 replicas" in (
+        run.stdout
+    )
+    assert "built outside" in run.stdout

@@ -55,6 +55,24 @@ class HubBlock(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="tlkeras")
+def _check_no_replicas():
+    """Refuse a strategy with several replicas: the module's variables are
+    its own `tf.Variable`s, which no strategy mirrors."""
+    if not tf.distribute.has_strategy():
+        return
+    strategy = tf.distribute.get_strategy()
+    replicas = strategy.num_replicas_in_sync
+    if replicas > 1 or keras_internals.is_multi_worker(strategy):
+        raise ValueError(
+            "A TF-Hub module's variables are the module's own tf.Variables, "
+            f"which {type(strategy).__name__} does not mirror across its "
+            f"{replicas} replicas: the replicas would train different "
+            "weights. Train TF-Hub bases without a distribution strategy, "
+            "or use a keras.applications base (its variables are made under "
+            f"the strategy). Received: strategy={type(strategy).__name__}"
+        )
+
+
 class HubLayer(keras.layers.Layer):
     """A TF2 SavedModel (TF-Hub / Kaggle Models reusable API) as a layer.
 
@@ -65,7 +83,8 @@ class HubLayer(keras.layers.Layer):
     trainable and `bn="train"`: with `bn="frozen"` the module's
     BatchNormalization statistics never change even while its weights
     train. The module's regularization losses join the model's losses while
-    it trains.
+    it trains. Built inside a `tf.distribute` strategy with several replicas
+    (or workers) it raises: the module's variables cannot be mirrored.
 
     Args:
         handle: string, a URL (tfhub.dev, Kaggle Models, `gs://`), cached
@@ -109,6 +128,7 @@ class HubLayer(keras.layers.Layer):
         self.signature = signature
         self.output_key = output_key
         self.arguments = dict(arguments or {})
+        _check_no_replicas()
         self._module = tf.saved_model.load(resolve_handle(self.handle))
         self._function, self._input_name = self._pick_function()
         self._module_input_spec = self._read_input_spec()

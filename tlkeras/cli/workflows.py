@@ -93,7 +93,12 @@ def _training_data(args, size):
     share with tfds split strings (`train[:80%]`, `train[80%:]`)."""
     import tlkeras as tlk
 
-    options = dict(image_size=size, batch_size=args.batch_size, seed=args.seed)
+    options = dict(
+        image_size=size,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        service=getattr(args, "data_service", None),
+    )
     if not args.data.startswith("tfds:"):
         return tlk.data.image_dataset(
             args.data,
@@ -116,6 +121,26 @@ def _training_data(args, size):
         args.data, split=f"train[{cut}%:]", shuffle=False, **options
     )
     return training, validation
+
+
+def data_service(args) -> int:
+    """`tlkeras data-service dispatcher|worker`: serve until stopped."""
+    import tlkeras as tlk
+
+    if args.role == "dispatcher":
+        server = tlk.data.start_dispatcher(args.port, work_dir=args.work_dir)
+    else:
+        if not args.dispatcher:
+            raise ValueError(
+                "A worker needs --dispatcher host:port (the dispatcher's "
+                "address)."
+            )
+        server = tlk.data.start_worker(args.port, args.dispatcher)
+    print(
+        f"tf.data service {args.role} serving on port {args.port}", flush=True
+    )
+    server.join()
+    return 0
 
 
 def train(args) -> int:

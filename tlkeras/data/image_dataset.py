@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from tlkeras._utils.sizes import fits_in_memory
 from tlkeras.data.augmentation import augmentation_layers
+from tlkeras.data.service import check_service
 from tlkeras.data.splits import check_split_arguments
 from tlkeras.data.splits import finish_parts
 from tlkeras.data.splits import load_tfds
@@ -32,6 +33,8 @@ def image_dataset(
     shuffle: bool = True,
     augment=None,
     cache: Union[bool, str] = "auto",
+    service: Optional[str] = None,
+    processing_mode: str = "distributed_epoch",
 ):
     """A batched `tf.data.Dataset` of `(images, labels)` for transfer learning.
 
@@ -77,6 +80,16 @@ def image_dataset(
             once, which on 2 cores doubles the throughput of a frozen-base
             model on photos (`benchmarks/bench_input_pipeline.py`).
             Defaults to `"auto"`.
+        service: string or `None`, the address of a `tf.data` service
+            dispatcher (`"grpc://host:port"`; start one and its workers with
+            `tlkeras data-service dispatcher|worker`): reading, decoding,
+            resizing and batching then run on the service's workers, and
+            nothing is cached here. Defaults to `None`.
+        processing_mode: with `service`, `"distributed_epoch"` (the workers
+            share each pass: every example once per epoch, in no fixed
+            order, the last batch of each worker maybe short) or
+            `"parallel_epochs"` (each worker makes its own whole pass).
+            Defaults to `"distributed_epoch"`.
 
     Example:
 
@@ -88,6 +101,15 @@ def image_dataset(
     ((4, 16, 16, 3), ['0', '1'])
     """
     image_size = _check_size(image_size)
+    check_service(service, processing_mode)
+    if service is not None:
+        if cache is True:
+            raise ValueError(
+                "`cache=True` keeps decoded images in this process, but with "
+                "`service` the service's workers decode them: pass "
+                "cache=False (or 'auto')."
+            )
+        cache = False
     count = None
     if check_split_arguments(source, split, validation_split, subset):
         examples, class_names = load_tfds(source[5:], split or "train")
@@ -102,7 +124,8 @@ def image_dataset(
         count = len(labels)
         parts = split_examples(inputs, labels, validation_split, seed)
         parts = {
-            name: _examples(kind, x, y, image_size) for name, x, y in parts
+            name: _examples(kind, x, y, image_size, service is None)
+            for name, x, y in parts
         }
 
     if cache == "auto":
@@ -129,6 +152,8 @@ def image_dataset(
             num_parallel_calls=tf.data.AUTOTUNE,
         ),
         augment=augmentation_layers(augment),
+        service=service,
+        processing_mode=processing_mode,
     )
 
 
@@ -225,7 +250,7 @@ def _from_arrays(source):
     return x, y, class_names
 
 
-def _examples(kind, x, y, image_size):
+def _examples(kind, x, y, image_size, known_length=True):
     examples = tf.data.Dataset.from_tensor_slices((x, y))
     if kind == "files":
         examples = examples.map(
@@ -237,7 +262,11 @@ def _examples(kind, x, y, image_size):
         # in a way the checks do not see) is left out of the pass, and the
         # known length makes the pass end with an error that counts them:
         # "expected to contain N elements but contained only M".
-        examples = examples.ignore_errors(log_warning=True).apply(
+        examples = examples.ignore_errors(log_warning=True)
+        if not known_length:
+            # A tf.data service worker reads a share of the files.
+            return examples
+        examples = examples.apply(
             tf.data.experimental.assert_cardinality(len(x))
         )
     return examples

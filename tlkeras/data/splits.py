@@ -7,6 +7,8 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from tlkeras.data.service import distribute
+
 SUBSETS = ("training", "validation", "both")
 
 
@@ -87,13 +89,16 @@ def finish_parts(
     shuffle_buffer: int,
     prepare: Optional[Callable] = None,
     augment=None,
+    service: Optional[str] = None,
+    processing_mode: str = "distributed_epoch",
 ):
     """The batched dataset(s) `subset` asks for, from split `parts`.
 
     The one pipeline of `image_dataset` and `text_dataset`: `prepare` each
     example (resize), cache, shuffle, batch, augment the training batches,
     prefetch, and carry `class_names`. `subset="both"` gives
-    `(training, validation)`.
+    `(training, validation)`. With `service`, everything up to the batches
+    runs on the `tf.data` service's workers.
     """
 
     def finish(examples, training):
@@ -106,6 +111,8 @@ def finish_parts(
                 shuffle_buffer, seed=seed, reshuffle_each_iteration=True
             )
         batches = examples.batch(batch_size)
+        if service is not None:
+            batches = distribute(batches, service, processing_mode)
         if training and augment is not None:
             batches = batches.map(
                 lambda x, y: (augment(x, training=True), y),

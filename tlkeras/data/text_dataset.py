@@ -11,6 +11,7 @@ from typing import Union
 import numpy as np
 import tensorflow as tf
 
+from tlkeras.data.service import check_service
 from tlkeras.data.splits import check_split_arguments
 from tlkeras.data.splits import finish_parts
 from tlkeras.data.splits import load_tfds
@@ -33,6 +34,8 @@ def text_dataset(
     delimiter: Optional[str] = None,
     header: Optional[bool] = None,
     cache: bool = False,
+    service: Optional[str] = None,
+    processing_mode: str = "distributed_epoch",
 ):
     """A batched `tf.data.Dataset` of `(texts, labels)`.
 
@@ -74,7 +77,11 @@ def text_dataset(
             numbers, a first row whose label appears on no other row is
             refused as a probable header (pass `header=True` to skip it,
             `False` to keep it as an example).
-        cache: bool, cache the examples in memory. Defaults to `False`.
+        cache: bool, cache the examples in memory (not with `service`).
+            Defaults to `False`.
+        service, processing_mode: the `tf.data` service to read through,
+            as in `tlkeras.data.image_dataset`. Default to `None` and
+            `"distributed_epoch"`.
 
     Example:
 
@@ -109,15 +116,18 @@ def text_dataset(
             )
         }
 
+    check_service(service, processing_mode)
     return finish_parts(
         parts,
         subset,
         class_names,
         batch_size=batch_size,
         shuffle=shuffle,
-        cache=cache,
+        cache=cache and service is None,
         seed=seed,
         shuffle_buffer=10_000,
+        service=service,
+        processing_mode=processing_mode,
     )
 
 
