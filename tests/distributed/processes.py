@@ -23,14 +23,16 @@ def free_ports(count: int) -> list:
 
 
 @contextlib.contextmanager
-def started(commands, log_dir):
+def started(commands, log_dir, envs=None):
     """Start each command (a list of arguments to Python) with its output
-    in `log_dir`; kill whatever is still running on exit."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    env.pop("TF_CONFIG", None)
+    in `log_dir` and its extra environment variables from `envs`; kill
+    whatever is still running on exit."""
+    base = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    base.pop("TF_CONFIG", None)
     children = []
     try:
         for i, command in enumerate(commands):
+            env = dict(base, **(envs[i] if envs else {}))
             log = open(Path(log_dir) / f"process-{len(children)}-{i}.log", "w")
             children.append(
                 (

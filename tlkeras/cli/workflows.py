@@ -1,5 +1,6 @@
 """What `tlkeras export`, `evaluate` and `train` do, as functions."""
 
+import contextlib
 import json
 import os
 import time
@@ -143,14 +144,41 @@ def data_service(args) -> int:
     return 0
 
 
-def train(args) -> int:
-    import tlkeras as tlk
-    from tlkeras._utils.atomic import atomic_path
-    from tlkeras._utils.atomic import write_text
+def _cluster_strategy():
+    """`MultiWorkerMirroredStrategy` when `TF_CONFIG` describes a cluster
+    (it must be made before anything starts TensorFlow's runtime), else
+    `None`."""
+    if not os.environ.get("TF_CONFIG"):
+        return None
+    import tensorflow as tf
 
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    resolver = strategy.cluster_resolver
+    workers = len(resolver.cluster_spec().as_dict().get("worker", []))
+    print(
+        f"Training on {workers} workers with MultiWorkerMirroredStrategy "
+        f"(TF_CONFIG; this is {resolver.task_type} {resolver.task_id}): "
+        "--batch-size is the global batch.",
+        flush=True,
+    )
+    return strategy
+
+
+def train(args) -> int:
+    strategy = _cluster_strategy()
     size = (args.image_size, args.image_size)
     train_data, val_data = _training_data(args, size)
     keras.utils.set_random_seed(args.seed)
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        return _train(args, size, train_data, val_data, strategy)
+
+
+def _train(args, size, train_data, val_data, strategy) -> int:
+    import tlkeras as tlk
+    from tlkeras._utils import keras_internals
+    from tlkeras._utils.atomic import atomic_path
+    from tlkeras._utils.atomic import write_text
+
     model = tlk.build_classifier(
         args.base,
         len(train_data.class_names),
@@ -187,6 +215,16 @@ def train(args) -> int:
         best_epoch = best.restore()
     seconds = time.perf_counter() - start
     final = model.evaluate(val_data, return_dict=True, verbose=0)
+    if strategy is not None and keras_internals.worker_index(strategy):
+        # Saving reads the mirrored weights with collective ops, so every
+        # worker saves; as Keras 2 did, the others into a temporary folder.
+        import shutil
+        import tempfile
+
+        folder = tempfile.mkdtemp()
+        model.save(os.path.join(folder, "model.keras"))
+        shutil.rmtree(folder, ignore_errors=True)
+        return 0
     os.makedirs(args.out, exist_ok=True)
     with atomic_path(os.path.join(args.out, "model.keras")) as tmp:
         model.save(tmp)
