@@ -40,13 +40,16 @@ display(Image(tlk.plots.history(history, OUT / "03_gradual.png")))
 
 # %%
 two = tlk.build_classifier(fresh(base), 5)
-stages = tlk.recipes.fine_tune(two, train, validation_data=test, head_epochs=8,
+stages = tlk.recipes.fine_tune(two, train, validation_data=test,
                                fine_tune_epochs=8, lr=1e-3, verbose=0)
 print(f"two-stage: test accuracy {accuracy(two, test):.3f}")
 display(Image(tlk.plots.history(stages, OUT / "03_two_stage.png")))
 
 # %% [markdown]
 # The vertical lines mark each unfreezing and the start of the second stage.
-# Gradual unfreezing protects the lower layers while the head is still
-# random (its large early gradients would otherwise wreck them); the
-# two-stage recipe gets most of that benefit with one switch.
+# Both protect the lower layers while the head is still random (its large
+# early gradients would otherwise wreck them). The recipe trains the head to
+# convergence on cached features first, then the whole model at a rate 100x
+# lower, keeping the best validation epoch; gradual unfreezing trains every
+# stage at the full rate, which moves further from the pretrained weights:
+# on a small target close to the source that can pay, as here, or cost.

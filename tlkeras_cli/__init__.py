@@ -244,8 +244,14 @@ def _add_commands(commands) -> None:
         "--data-service` (or image_dataset(service=...)) from this process "
         "until it is stopped: one dispatcher, any number of workers.",
     )
-    service.add_argument("role", choices=("dispatcher", "worker"))
-    service.add_argument("--port", type=int, required=True)
+    service.add_argument(
+        "role",
+        choices=("dispatcher", "worker"),
+        help="dispatcher (one per service) or worker (any number)",
+    )
+    service.add_argument(
+        "--port", type=int, required=True, help="the port to serve on"
+    )
     service.add_argument(
         "--dispatcher",
         default=None,

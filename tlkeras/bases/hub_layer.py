@@ -54,7 +54,6 @@ class HubBlock(keras.layers.Layer):
         )
 
 
-@keras.saving.register_keras_serializable(package="tlkeras")
 def _check_no_replicas():
     """Refuse a strategy with several replicas: the module's variables are
     its own `tf.Variable`s, which no strategy mirrors."""
@@ -73,6 +72,7 @@ def _check_no_replicas():
         )
 
 
+@keras.saving.register_keras_serializable(package="tlkeras")
 class HubLayer(keras.layers.Layer):
     """A TF2 SavedModel (TF-Hub / Kaggle Models reusable API) as a layer.
 
