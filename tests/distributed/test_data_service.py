@@ -84,6 +84,16 @@ def test_every_file_once_per_epoch_through_two_workers(folder, tmp_path):
             for image in images.numpy()
         )
         assert seen == sorted(list(range(24)) * 2)
+        # text_dataset reads through the service the same way.
+        texts = [f"message {i}" for i in range(20)]
+        lines = tlk.data.text_dataset(
+            (texts, [i % 2 for i in range(20)]),
+            batch_size=3,
+            seed=0,
+            service=service,
+        )
+        read = sorted(t.decode() for batch, _ in lines for t in batch.numpy())
+        assert read == sorted(texts)
         model = tlk.build_classifier(
             keras.Sequential(
                 [
