@@ -96,3 +96,26 @@ def test_bad_arguments(base):
             epochs=1,
             log=lambda line: None,
         )
+
+
+def test_no_strategy_selects_on_the_test_data(base, monkeypatch):
+    # compare's test data draws each run's validation curves; a recipe
+    # that stops early or keeps its best epoch must not see it.
+    seen = []
+
+    def fine_tune(model, train, validation_data=None, **kwargs):
+        seen.append(validation_data)
+        return original(model, train, validation_data, **kwargs)
+
+    original = tlk.recipes.fine_tune
+    monkeypatch.setattr(tlk.recipes, "fine_tune", fine_tune)
+    tlk.compare(
+        ["default"],
+        (X, Y),
+        (XT, YT),
+        base=base,
+        epochs=2,
+        batch_size=8,
+        log=lambda line: None,
+    )
+    assert seen == [None]
