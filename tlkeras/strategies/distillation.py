@@ -173,7 +173,7 @@ class Distiller(keras.distillation.Distiller):
             elif isinstance(validation, tf.data.Dataset) and self._cacheable(
                 validation, cache_teacher, "validation_data"
             ):
-                vx, vy, vw = self._pass(
+                vx, vy, vw, _ = self._pass(
                     validation, kwargs.get("verbose", "auto")
                 )
                 kwargs["validation_data"] = (
@@ -206,7 +206,8 @@ class Distiller(keras.distillation.Distiller):
 
     def _pass(self, dataset, verbose="auto"):
         """One pass over a dataset of `(x, y[, sample_weight])` batches:
-        the arrays, with the teacher's outputs beside the labels."""
+        the arrays, with the teacher's outputs beside the labels, and the
+        size of the first batch (the dataset's batch size)."""
         xs, ys, teachers, weights = [], [], [], []
         progress = keras.utils.Progbar(
             int(dataset.cardinality()),
@@ -233,7 +234,8 @@ class Distiller(keras.distillation.Distiller):
             progress.add(1)
         x = np.concatenate(xs)
         y = (np.concatenate(ys), np.concatenate(teachers))
-        return x, y, (np.concatenate(weights) if weights else None)
+        weights = np.concatenate(weights) if weights else None
+        return x, y, weights, len(xs[0])
 
     def _materialized(self, dataset, kwargs):
         for name in ("batch_size", "sample_weight"):
@@ -242,9 +244,10 @@ class Distiller(keras.distillation.Distiller):
                     f"`{name}` cannot be passed with a dataset (its batches "
                     "say it)."
                 )
-        batch = next(iter(dataset))[0].shape[0]
-        x, y, weights = self._pass(dataset, kwargs.get("verbose", "auto"))
-        kwargs = dict(kwargs, batch_size=int(batch))
+        x, y, weights, batch = self._pass(
+            dataset, kwargs.get("verbose", "auto")
+        )
+        kwargs = dict(kwargs, batch_size=batch)
         if weights is not None:
             kwargs["sample_weight"] = weights
         return x, y, kwargs
