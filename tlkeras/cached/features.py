@@ -96,6 +96,30 @@ def is_pooling_head(head) -> bool:
     return hasattr(head, "pool_features") and hasattr(head, "call_pooled")
 
 
+# Inputs per batch of a feature pass over arrays: the frozen base runs
+# eagerly, and its per-call cost (Python for every layer) is paid per
+# batch, so bigger batches are faster (MobileNetV2 at 96 px: 3.5 s for 512
+# images in batches of 32, 1.4 s in batches of 128), up to a pixel budget
+# that keeps big inputs in memory. Features do not depend on the batch.
+PASS_PIXELS = 128 * 224 * 224
+PASS_MAX_BATCH = 256
+
+
+def pass_batch_size(input_shape, batch_size: int) -> int:
+    """The batch size of a feature pass over arrays: at least `batch_size`,
+    up to 256 inputs or 128 images of 224x224 pixels.
+
+    Example:
+
+    >>> pass_batch_size((None, 224, 224, 3), 32)
+    128
+    >>> pass_batch_size((None, 96, 96, 3), 32), pass_batch_size((None,), 32)
+    (256, 256)
+    """
+    pixels = int(np.prod([d or 1 for d in input_shape[1:-1]]))
+    return max(batch_size, min(PASS_MAX_BATCH, PASS_PIXELS // max(pixels, 1)))
+
+
 class FeatureCache:
     """Features of datasets under one frozen base, each computed once.
 
@@ -132,10 +156,14 @@ class FeatureCache:
         label: str = "",
     ) -> Tuple[np.ndarray, np.ndarray]:
         """`(features, labels)` of `(x, y)`; `copies` passes are made and
-        concatenated (of randomly augmented data, `copies` draws)."""
+        concatenated (of randomly augmented data, `copies` draws). Arrays
+        are passed in batches of `pass_batch_size(...)`: `batch_size` or
+        more."""
         key = (id(x), id(y), copies)
         entry = self._entries.get(key)
         if entry is None or entry[0] is not x or entry[1] is not y:
+            if not isinstance(x, tf.data.Dataset):
+                batch_size = pass_batch_size(extractor.input_shape, batch_size)
             data = batches(x, y, batch_size)
             parts = []
             for copy in range(copies):
