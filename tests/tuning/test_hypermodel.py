@@ -1,6 +1,8 @@
 """TransferHyperModel: real searches with each tuner class, cached
 features, the base read once, the search space."""
 
+import gc
+
 import keras
 import keras_tuner
 import numpy as np
@@ -216,6 +218,38 @@ def test_frozen_trials_build_only_their_head(data, base):
     unfrozen.fit(x, y, epochs=1, verbose=0)
     assert_all_equal(shared, values(first.base.weights))
     assert_all_equal(values(base.weights), shared)
+
+
+def test_trials_leave_no_graph_on_the_shared_base(data, base, tmp_path):
+    # Keras keeps a node on a layer for every functional model built with
+    # it: without cleanup, each frozen trial's graph stayed reachable from
+    # the shared base (memory and garbage collection grew with the trials).
+    hm = tlk.tuning.TransferHyperModel(
+        base, 2, input_shape=(16, 16, 3), search={"head_layers": 0}
+    )
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("unfreeze", 0)
+    kept = hm.build(hp)  # a model the user keeps, e.g. a best model
+    shared = kept.base
+    start = len(shared._inbound_nodes)
+    hm.build(hp)
+    gc.collect()
+    per_model = len(shared._inbound_nodes) - start
+    assert per_model >= 1
+    for _ in range(4):
+        hm.build(hp)
+        gc.collect()
+    # Only the newest (not yet released) trial's nodes remain with ours.
+    assert len(shared._inbound_nodes) == start + per_model
+    # The kept model's graph is intact: it saves and loads.
+    (x, _), _ = data
+    path = str(tmp_path / "kept.keras")
+    kept.save(path)
+    np.testing.assert_allclose(
+        keras.saving.load_model(path).predict(x, verbose=0),
+        kept.predict(x, verbose=0),
+        atol=1e-6,
+    )
 
 
 def test_cached_trial_equals_fitting_the_full_model(data):

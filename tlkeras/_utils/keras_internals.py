@@ -422,3 +422,23 @@ def keras_tuner_checkpoints(callbacks) -> list:
     except ImportError:  # pragma: no cover - depends on the install
         return []
     return [c for c in callbacks or [] if isinstance(c, SaveBestEpoch)]
+
+
+def graph_node_counts(layers) -> tuple:
+    """How many functional-graph nodes (calls on symbolic inputs) each of
+    `layers` holds, inbound and outbound. Keras keeps every such call's node
+    on the layer, so a layer shared by many functional models keeps each
+    model's graph reachable."""
+    return tuple(
+        (len(layer._inbound_nodes), len(layer._outbound_nodes))
+        for layer in layers
+    )
+
+
+def drop_graph_nodes(layers, counts) -> None:
+    """Forget the nodes `layers` gained since `graph_node_counts` gave
+    `counts`. Only for nodes of models that are gone: a live model's
+    `get_config` finds its nodes by their index on the layer."""
+    for layer, (inbound, outbound) in zip(layers, counts):
+        del layer._inbound_nodes[inbound:]
+        del layer._outbound_nodes[outbound:]

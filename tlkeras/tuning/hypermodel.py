@@ -2,6 +2,7 @@
 unfreeze depth, with the pretrained base read once and frozen-base trials
 trained on cached features."""
 
+import weakref
 from typing import Optional
 
 import keras
@@ -134,6 +135,8 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
         frozen = self._trains_nothing(freeze)
         shared = getattr(self, "_frozen_model", None)
         if frozen and shared is not None:
+            self._nodes.release()
+            before = self._nodes.counts()
             model = TransferModel(
                 shared.base,
                 resolve_head(head).with_outputs(*self._outputs()),
@@ -146,11 +149,13 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
                 bn=shared.bn,
             )
             freezing.apply(model, "base")
+            self._nodes.built(model, before)
             return model
         model = self._fresh_model(head, freeze)
         if frozen and self.cache_features:
             # Only frozen trials use it: no trial ever trains this base.
             self._frozen_model = model
+            self._nodes = _SharedNodes([model.base, model.preprocessing])
         return model
 
     def _outputs(self):
@@ -253,7 +258,11 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
         # (KerasTuner's checkpoints included) run against the full model.
         verbose = kwargs.get("verbose", 1)
         batch_size = kwargs.pop("batch_size", None) or self.batch_size
-        extractor = extractor_of(model)
+        if getattr(self, "_extractor", None) is None:
+            # One for all trials: they share the frozen base (and the
+            # pooling: heads differ only after it).
+            self._extractor = extractor_of(model)
+        extractor = self._extractor
         options = dict(batch_size=batch_size, verbose=verbose)
         train = self._features.get(extractor, x, y, label="training", **options)
         validation = kwargs.pop("validation_data", None)
@@ -286,3 +295,35 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
             steps_per_execution=getattr(model, "steps_per_execution", 1),
             **kwargs,
         )
+
+
+class _SharedNodes:
+    """The functional-graph nodes that frozen-base trials add to the shared
+    base and preprocessing layers, dropped once their models are gone.
+
+    Keras keeps every call of a layer on symbolic inputs as a node on that
+    layer, so each trial's model graph would stay reachable from the shared
+    base: memory grew and every garbage collection (KerasTuner runs two per
+    trial) slowed, trial after trial. Nodes are dropped newest first, and
+    only while the newest tracked model is gone and nothing else was built
+    on the layers since: a live model (one `get_best_models` returned, or
+    any the user built) keeps its nodes, and so every older one.
+    """
+
+    def __init__(self, layers):
+        self.layers = [layer for layer in layers if layer is not None]
+        self._built = []  # (weakref to model, counts before, counts after)
+
+    def counts(self):
+        return keras_internals.graph_node_counts(self.layers)
+
+    def built(self, model, before) -> None:
+        self._built.append((weakref.ref(model), before, self.counts()))
+
+    def release(self) -> None:
+        while self._built:
+            model, before, after = self._built[-1]
+            if model() is not None or self.counts() != after:
+                return
+            keras_internals.drop_graph_nodes(self.layers, before)
+            self._built.pop()
