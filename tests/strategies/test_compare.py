@@ -47,12 +47,17 @@ def alone(base, name, seed):
     copy = keras.models.clone_model(base)
     copy.set_weights(base.get_weights())
     model = tlk.build_classifier(
-        copy, 3, head=strategy.head, freeze=strategy.freeze, bn=strategy.bn
+        copy,
+        3,
+        head=strategy.head,
+        freeze=strategy.freeze,
+        bn=strategy.bn,
+        regularization=strategy.regularization and strategy.regularization(),
     )
     strategy.train(
         model, (X, Y), (XT, YT), epochs=4, lr=1e-2, batch_size=8, verbose=0
     )
-    return tlk.evaluation.report(model, XT, YT)
+    return tlk.evaluation.report(model, XT, YT), model
 
 
 def test_rows_match_each_strategy_run_alone(base, comparison):
@@ -61,7 +66,7 @@ def test_rows_match_each_strategy_run_alone(base, comparison):
         (s, seed) for seed in (0, 1) for s in STRATEGIES
     ]
     for row in table.rows[:3]:
-        report = alone(base, row.strategy, row.seed)
+        report, _ = alone(base, row.strategy, row.seed)
         assert row.accuracy == pytest.approx(report.metrics["accuracy"])
         assert row.macro_f1 == pytest.approx(report.metrics["macro_f1"])
     # The budget is the same: every run has 4 epochs of history.
@@ -119,3 +124,61 @@ def test_no_strategy_selects_on_the_test_data(base, monkeypatch):
         log=lambda line: None,
     )
     assert seen == [None]
+
+
+MORE = ["fine_tune", "gradual_unfreezing", "lora", "l2_sp"]
+
+
+@pytest.fixture(scope="module")
+def more(base):
+    return tlk.compare(
+        MORE,
+        (X, Y),
+        (XT, YT),
+        base=base,
+        epochs=4,
+        lr=1e-2,
+        batch_size=8,
+        log=lambda line: None,
+    )
+
+
+def test_gradual_unfreezing_adds_a_group_at_equal_intervals(base, more):
+    row = next(r for r in more.rows if r.strategy == "gradual_unfreezing")
+    report, model = alone(base, "gradual_unfreezing", 0)
+    assert row.accuracy == pytest.approx(report.metrics["accuracy"])
+    # tiny_cnn has 3 base groups: 4 epochs, one more group each epoch.
+    assert len(tlk.layer_groups(model)) == 4
+    assert row.history["trainable_groups"] == [0, 1, 2, 3]
+    # ULMFiT's rates: each group 2.6 times slower than the one above.
+    rates = [float(o.learning_rate) for o in model.optimizer.optimizers]
+    assert rates == pytest.approx([1e-2 / 2.6**k for k in (3, 2, 1, 0)])
+
+
+def test_lora_trains_adapters_and_head_only(base, more):
+    row = next(r for r in more.rows if r.strategy == "lora")
+    report, model = alone(base, "lora", 0)
+    assert row.accuracy == pytest.approx(report.metrics["accuracy"])
+    assert tlk.freezing.has_lora(model)
+    adapters = tlk.freezing.lora_variables(model.base)
+    head = model.head.trainable_variables
+    assert row.trainable_params == sum(
+        int(np.prod(v.shape)) for v in adapters + head
+    )
+    kernel = model.base.get_layer("conv_a")._kernel
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(kernel),
+        base.get_layer("conv_a").get_weights()[0],
+    )
+
+
+def test_l2_sp_adds_its_penalty_to_fine_tune(base, more):
+    rows = {r.strategy: r for r in more.rows}
+    report, model = alone(base, "l2_sp", 0)
+    assert isinstance(model.regularization, tlk.regularizers.L2SP)
+    assert rows["l2_sp"].accuracy == pytest.approx(report.metrics["accuracy"])
+    # The same run as fine_tune but for the penalty in its loss.
+    assert rows["l2_sp"].trainable_params == rows["fine_tune"].trainable_params
+    assert (
+        rows["l2_sp"].history["loss"][0] > rows["fine_tune"].history["loss"][0]
+    )

@@ -22,8 +22,13 @@ from tlkeras._utils.close_matches import did_you_mean
 from tlkeras._utils.sizes import num_elements
 from tlkeras.builders import build_classifier
 from tlkeras.cached import fit_cached
+from tlkeras.callbacks import GradualUnfreezing
 from tlkeras.evaluation import report
+from tlkeras.freezing import LoRA
+from tlkeras.freezing import layer_groups
 from tlkeras.heads import MLP
+from tlkeras.regularizers import L2SP
+from tlkeras.training import discriminative
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +49,9 @@ class Strategy:
         bn: the BatchNormalization policy it is built with. Defaults to
             `"frozen"`.
         description: one line for tables and `--help`. Defaults to `""`.
+        regularization: `None`, or a function making the penalty layer the
+            model is built with (`build_classifier(regularization=...)`),
+            such as `tlkeras.regularizers.L2SP`. Defaults to `None`.
     """
 
     name: str
@@ -53,6 +61,7 @@ class Strategy:
     freeze: object = "base"
     bn: str = "frozen"
     description: str = ""
+    regularization: Optional[Callable] = None
 
 
 @dataclasses.dataclass
@@ -233,6 +242,32 @@ def _default_recipe(
     )
 
 
+# ULMFiT's ratio between the rates of neighbouring groups (Howard and
+# Ruder 2018: 2.6).
+ULMFIT_DECAY = 1 / 2.6
+
+
+def _gradual_unfreezing(
+    model, train_data, validation_data, *, epochs, lr, batch_size, verbose
+):
+    """ULMFiT's gradual unfreezing within the budget: the head alone, then
+    one more base group (from the head down) at equal intervals, each group
+    at the rate of the one above it divided by 2.6."""
+    groups = len(layer_groups(model)) - 1
+    model.compile(optimizer=discriminative(model, lr=lr, decay=ULMFIT_DECAY))
+    args, kwargs = _fit_args(train_data, batch_size)
+    return model.fit(
+        *args,
+        epochs=epochs,
+        validation_data=validation_data,
+        callbacks=[
+            GradualUnfreezing(every=max(1, epochs // (groups + 1)), verbose=0)
+        ],
+        verbose=verbose,
+        **kwargs,
+    )
+
+
 STRATEGIES: Dict[str, Strategy] = {}
 
 
@@ -285,6 +320,24 @@ for _strategy in (
         description="head, then lr/2 at the head spread 100x (fastai)",
     ),
     Strategy(
+        "gradual_unfreezing",
+        _gradual_unfreezing,
+        description="ULMFiT: head, then one more group at equal intervals, "
+        "rates / 2.6 per group",
+    ),
+    Strategy(
+        "lora",
+        _train_plain,
+        freeze=LoRA(rank=4),
+        description="frozen base with rank-4 adapters, and the head",
+    ),
+    Strategy(
+        "l2_sp",
+        _two_stage(recipes.fine_tune, "head_epochs", 0.1),
+        regularization=L2SP,
+        description="fine_tune pulled toward the pretrained weights (L2-SP)",
+    ),
+    Strategy(
         "default",
         _default_recipe,
         description="tlk.recipes.fine_tune's defaults: head converged on "
@@ -333,9 +386,11 @@ def compare(
     or random ones for `"scratch"`), `epochs` epochs in all at base rate
     `lr`, and is then evaluated with `tlkeras.evaluation.report` on `test`
     (accuracy, macro F1). The test data also serves as the validation
-    curves in each run's history. Built-in strategies: `STRATEGIES`
-    (`linear_probe`, `feature_extraction`, `fine_tune`, `lp_ft`,
-    `discriminative`, `scratch`); pass a `Strategy` for your own.
+    curves in each run's history; no strategy selects anything on it.
+    Built-in strategies: `STRATEGIES` (`linear_probe`,
+    `feature_extraction`, `fine_tune`, `lp_ft`, `discriminative`,
+    `gradual_unfreezing`, `lora`, `l2_sp`, `default`, `scratch`); pass a
+    `Strategy` for your own.
 
     Args:
         strategies: names or `Strategy` objects.
@@ -394,6 +449,8 @@ def compare(
                 if isinstance(base, keras.Model)
                 else base_kwargs,
                 head=_head_of(strategy),
+                regularization=strategy.regularization
+                and strategy.regularization(),
                 freeze=strategy.freeze,
                 bn=strategy.bn,
                 class_names=names,
