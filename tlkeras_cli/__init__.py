@@ -215,7 +215,8 @@ def _add_commands(commands) -> None:
         default="linear_probe,fine_tune,lp_ft",
         help="comma-separated names from tlkeras.strategies.STRATEGIES: "
         "linear_probe, feature_extraction, fine_tune, lp_ft, "
-        "discriminative, scratch (default: %(default)s)",
+        "discriminative, gradual_unfreezing, lora, l2_sp, default, scratch "
+        "(default: %(default)s)",
     )
     compare.add_argument(
         "--epochs", type=int, default=10, help="per strategy (default: 10)"

@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from tlkeras.cli import main
+from tlkeras.strategies import STRATEGIES
 
 
 def test_bases_command_lists_a_family(capsys):
@@ -131,3 +132,13 @@ def test_tensorflow_start_up_log_is_quiet_unless_asked_for():
     # Set by the user: their level, and TensorFlow's own lines, stand.
     loud = _run(code, {"TF_CPP_MIN_LOG_LEVEL": "0"})
     assert loud.returncode == 0 and "I0000" in loud.stderr
+
+
+def test_compare_help_names_every_strategy(capsys):
+    import tlkeras_cli
+
+    with pytest.raises(SystemExit):
+        tlkeras_cli.main(["compare", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name in STRATEGIES:
+        assert name in text
