@@ -71,9 +71,10 @@ def run_digits_study(
     """Run the embedded transfer study and write its report into `out_dir`.
 
     Pretrains a small CNN on digits 0-4, then learns digits 5-9 from
-    `labels_per_class` labelled images per class three ways: from scratch,
-    by feature extraction (frozen base) and by fine-tuning (head first,
-    then the whole network at a lower rate). Prints a table and writes
+    `labels_per_class` labelled images per class four ways: from scratch,
+    by feature extraction (frozen base), by fine-tuning (head first, then
+    the whole network at a lower rate) and by `tlkeras.recipes.fine_tune`
+    with its defaults. Prints a table and writes
     `results.json` and `learning_curves.png`.
 
     Example:

@@ -52,7 +52,7 @@ def run_photo_study(
     verbose: int = 2,
     log=print,
 ) -> list:
-    """Run the three-strategy study on the ants/bees photos in `assets`.
+    """Run the strategy study on the ants/bees photos in `assets`.
 
     MobileNetV2 (alpha 0.35) with the real ImageNet weights from
     `assets/weights/` against the same network from scratch.
