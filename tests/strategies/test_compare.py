@@ -24,20 +24,25 @@ def base():
 @pytest.fixture(scope="module")
 def comparison(base, tmp_path_factory):
     out = tmp_path_factory.mktemp("compare")
-    table = tlk.compare(
-        STRATEGIES,
+    table = run_compare(
+        STRATEGIES, base, seeds=(0, 1), out=str(out), title="tiny"
+    )
+    return table, out
+
+
+def run_compare(names, base, **kwargs):
+    """`tlk.compare` on the tiny data: 4 epochs at 1e-2, batches of 8."""
+    return tlk.compare(
+        names,
         (X, Y),
         (XT, YT),
         base=base,
         epochs=4,
         lr=1e-2,
         batch_size=8,
-        seeds=(0, 1),
-        out=str(out),
-        title="tiny",
         log=lambda line: None,
+        **kwargs,
     )
-    return table, out
 
 
 def alone(base, name, seed):
@@ -131,16 +136,7 @@ MORE = ["fine_tune", "gradual_unfreezing", "lora", "l2_sp"]
 
 @pytest.fixture(scope="module")
 def more(base):
-    return tlk.compare(
-        MORE,
-        (X, Y),
-        (XT, YT),
-        base=base,
-        epochs=4,
-        lr=1e-2,
-        batch_size=8,
-        log=lambda line: None,
-    )
+    return run_compare(MORE, base)
 
 
 def test_gradual_unfreezing_adds_a_group_at_equal_intervals(base, more):
