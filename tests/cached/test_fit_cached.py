@@ -236,3 +236,35 @@ def test_head_checkpoints_hold_the_requested_epochs_values(tmp_path):
     assert_all_equal(
         snapshot["optimizer"], values(restored.optimizer.variables)
     )
+
+
+def test_validation_batch_size_is_honoured(monkeypatch):
+    # The cached arrays go to `fit` as datasets; `validation_batch_size`
+    # still sets the validation batches (Keras would ignore it for a
+    # dataset), and the loss is the same mean.
+    batches = []
+    make = head_training._dataset
+
+    def dataset(x, y, batch_size, shuffle):
+        batches.append((len(x), batch_size))
+        return make(x, y, batch_size, shuffle)
+
+    monkeypatch.setattr(head_training, "_dataset", dataset)
+    losses = {}
+    for size in (None, 3):
+        model = mobilenet()
+        model.compile()
+        history = tlk.strategies.fit_cached(
+            model,
+            X,
+            Y,
+            epochs=1,
+            batch_size=8,
+            validation_data=(XV, YV),
+            validation_batch_size=size,
+            shuffle=False,
+            verbose=0,
+        )
+        losses[size] = history.history["val_loss"][0]
+    assert batches == [(24, 8), (8, 8), (24, 8), (8, 3)]
+    assert losses[3] == pytest.approx(losses[None], rel=1e-5)

@@ -99,7 +99,7 @@ def is_pooling_head(head) -> bool:
 # Inputs per batch of a feature pass over arrays: the frozen base runs
 # eagerly, and its per-call cost (Python for every layer) is paid per
 # batch, so bigger batches are faster (MobileNetV2 at 96 px: 3.5 s for 512
-# images in batches of 32, 1.4 s in batches of 128), up to a pixel budget
+# images in batches of 32, about 1.4 s in 128 or 256), up to a pixel budget
 # that keeps big inputs in memory. Features do not depend on the batch.
 PASS_PIXELS = 128 * 224 * 224
 PASS_MAX_BATCH = 256

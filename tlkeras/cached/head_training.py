@@ -151,7 +151,8 @@ def fit_head(
         # of the same batches (bench_tuning.py: a tenth of a trial).
         x = _dataset(x, y, batch_size, shuffle)
         if isinstance(validation, tuple) and _plain_arrays(*validation, {}):
-            validation = _dataset(*validation, batch_size, False)
+            size = fit_kwargs.pop("validation_batch_size", None) or batch_size
+            validation = _dataset(*validation, size, False)
     if isinstance(x, tf.data.Dataset):
         # A dataset shuffles itself (Keras warns when told to).
         history = head.fit(
