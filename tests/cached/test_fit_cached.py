@@ -243,13 +243,13 @@ def test_validation_batch_size_is_honoured(monkeypatch):
     # still sets the validation batches (Keras would ignore it for a
     # dataset), and the loss is the same mean.
     batches = []
-    make = head_training._dataset
+    make = head_training.batches
 
-    def dataset(x, y, batch_size, shuffle):
+    def dataset(x, y, batch_size, **kwargs):
         batches.append((len(x), batch_size))
-        return make(x, y, batch_size, shuffle)
+        return make(x, y, batch_size, **kwargs)
 
-    monkeypatch.setattr(head_training, "_dataset", dataset)
+    monkeypatch.setattr(head_training, "batches", dataset)
     losses = {}
     for size in (None, 3):
         model = mobilenet()
@@ -268,3 +268,21 @@ def test_validation_batch_size_is_honoured(monkeypatch):
         losses[size] = history.history["val_loss"][0]
     assert batches == [(24, 8), (8, 8), (24, 8), (8, 3)]
     assert losses[3] == pytest.approx(losses[None], rel=1e-5)
+
+
+def test_validation_with_sample_weights_goes_to_fit_as_given():
+    base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8)])
+    model = tlk.build_classifier(base, 2)
+    model.compile()
+    rng = np.random.default_rng(0)
+    features = rng.random((12, 8)).astype("float32")
+    labels = np.arange(12) % 2
+    weights = np.ones(12, "float32")
+    history = head_training.fit_head(
+        model,
+        (features, labels),
+        validation=(features, labels, weights),
+        epochs=1,
+        verbose=0,
+    )
+    assert len(history.history["val_loss"]) == 1

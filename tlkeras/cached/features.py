@@ -9,8 +9,10 @@ import numpy as np
 import tensorflow as tf
 
 
-def batches(x, y=None, batch_size: int = 32):
-    """`(inputs, labels)` batches from a dataset of pairs or from arrays.
+def batches(x, y=None, batch_size: int = 32, *, shuffle: bool = False):
+    """`(inputs, labels)` batches from a dataset of pairs or from arrays;
+    arrays in order, or with `shuffle` reshuffled every pass, as `fit` takes
+    them.
 
     Example:
 
@@ -27,7 +29,10 @@ def batches(x, y=None, batch_size: int = 32):
         return x
     if y is None:
         raise ValueError("Array inputs need labels `y`.")
-    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+    data = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        data = data.shuffle(len(y), reshuffle_each_iteration=True)
+    return data.batch(batch_size)
 
 
 def compute_features(

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from tlkeras.builders.head_checkpoint import head_state
 from tlkeras.builders.head_checkpoint import save_head_checkpoint
+from tlkeras.cached.features import batches
 from tlkeras.cached.features import is_pooling_head
 from tlkeras.callbacks import GroupLearningRates
 from tlkeras.training import GroupOptimizer
@@ -149,10 +150,12 @@ def fit_head(
     if _plain_arrays(x, y, fit_kwargs):
         # Keras's array adapter costs ~0.15 s more per `fit` than a dataset
         # of the same batches (bench_tuning.py: a tenth of a trial).
-        x = _dataset(x, y, batch_size, shuffle)
-        if isinstance(validation, tuple) and _plain_arrays(*validation, {}):
+        x = batches(x, y, batch_size, shuffle=shuffle).prefetch(
+            tf.data.AUTOTUNE
+        )
+        if _array_pair(validation):
             size = fit_kwargs.pop("validation_batch_size", None) or batch_size
-            validation = _dataset(*validation, size, False)
+            validation = batches(*validation, size).prefetch(tf.data.AUTOTUNE)
     if isinstance(x, tf.data.Dataset):
         # A dataset shuffles itself (Keras warns when told to).
         history = head.fit(
@@ -186,13 +189,14 @@ def _plain_arrays(x, y, fit_kwargs) -> bool:
     )
 
 
-def _dataset(x, y, batch_size, shuffle):
-    """`(x, y)` batches as `fit` would take them from arrays: in order, or
-    reshuffled every epoch."""
-    data = tf.data.Dataset.from_tensor_slices((x, y))
-    if shuffle:
-        data = data.shuffle(len(x), reshuffle_each_iteration=True)
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+def _array_pair(validation) -> bool:
+    """Whether `validation` is `(features, labels)` arrays (a triple with
+    sample weights goes to `fit` as it is)."""
+    return (
+        isinstance(validation, tuple)
+        and len(validation) == 2
+        and _plain_arrays(*validation, {})
+    )
 
 
 def _among(callback, callbacks) -> bool:
