@@ -80,6 +80,7 @@ def test_fine_tune_defaults_run_the_stages_in_order():
         model,
         (X, Y),
         fine_tune_epochs=2,
+        target="near",
         callbacks=[Record()],
         batch_size=8,
         verbose=0,
@@ -125,6 +126,7 @@ def test_fine_tuning_that_hurts_is_undone_with_validation_data():
             (XV, YV),
             fine_tune_epochs=2,
             fine_tune_lr=50.0,  # destroys what the head learned
+            target="near",
             max_head_epochs=30,
             keep_best=keep_best,
             batch_size=8,
@@ -153,15 +155,22 @@ def test_head_epochs_and_holdout_errors():
 @pytest.mark.parametrize(
     "per_class, recipe", [(10, "linear_probe"), (50, "fine_tune")]
 )
-def test_auto_picks_by_examples_per_class(per_class, recipe, capsys):
+def test_auto_picks_by_examples_per_class_on_a_near_task(
+    per_class, recipe, capsys, monkeypatch
+):
+    # A near task: the measurement never finds "far" clearly better.
+    monkeypatch.setattr(tlk.recipes.target, "MARGIN", 1.0)
     x, y = image_data(n=3 * per_class, num_classes=3)
     model = fresh()
     history = tlk.recipes.auto(model, (x, y), fine_tune_epochs=1, batch_size=16)
-    assert history.recipe == recipe
+    assert history.recipe == recipe and history.target == "near"
+    losses = history.target_losses
     line = capsys.readouterr().out.splitlines()[0]
     assert line.startswith(
         f"tlkeras.recipes.auto: {3 * per_class} training examples, "
-        f"{per_class} per class: {recipe} ("
+        f"{per_class} per class, held-out loss {losses['near']:.3g} "
+        f"fine-tuning gently, {losses['far']:.3g} at the head's rate: "
+        f"{recipe} (a near task"
     )
     base_changed = not all(
         np.array_equal(a, b)

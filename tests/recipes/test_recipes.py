@@ -41,6 +41,7 @@ def test_fine_tune_trains_head_then_base():
         batch_size=8,
         verbose=0,
         lr_spread=10,
+        target="near",
         keep_best=False,  # the last epoch's weights, to compare below
     )
     assert history.epoch == [0, 1, 2, 3]
@@ -57,7 +58,8 @@ def test_fine_tune_trains_head_then_base():
     )
     assert isinstance(model.optimizer, tlk.training.GroupOptimizer)
     rates = model.optimizer.group_learning_rates()
-    # fine_tune_lr defaults to lr / 100; lr_spread=10 down to the first group.
+    # A near target fine-tunes at lr / 100; lr_spread=10 down to the first
+    # group.
     assert rates["head"] == pytest.approx(1e-5, rel=1e-5)
     assert rates["conv_a"] == pytest.approx(1e-6, rel=1e-5)
 

@@ -1,7 +1,10 @@
 """Two-stage recipes: train the head, then fine-tune (and LP-FT)."""
 
 import warnings
+from typing import Dict
+from typing import List
 from typing import Optional
+from typing import Tuple
 from typing import Union
 
 import keras
@@ -12,6 +15,9 @@ from tlkeras.callbacks import BestWeights
 from tlkeras.recipes.head_stage import train_head
 from tlkeras.recipes.stages import compile_for
 from tlkeras.recipes.stages import merge_histories
+from tlkeras.recipes.target import Setting
+from tlkeras.recipes.target import choose as choose_target
+from tlkeras.recipes.target import settings as target_settings
 from tlkeras.training import discriminative
 from tlkeras.training import set_learning_rate
 
@@ -30,6 +36,7 @@ def fine_tune(
     fine_tune_lr: Optional[float] = None,
     freeze: freezing.PolicyLike = "none",
     bn: Optional[str] = None,
+    target: str = "auto",
     lr_spread: Optional[float] = None,
     reset_optimizer: bool = True,
     keep_best: bool = True,
@@ -52,14 +59,24 @@ def fine_tune(
        `fit`, running the base every batch.
     2. The freeze policy `freeze` (`"none"`: everything trains;
        `tlkeras.freezing.TrainTop(k)` the top groups...), with Adam at
-       `fine_tune_lr` (default `lr / 100`, small enough not to undo the
-       converged head's work), or discriminative rates from
+       `fine_tune_lr`, or discriminative rates from
        `fine_tune_lr / lr_spread` (first group) to `fine_tune_lr` (head)
-       when `lr_spread` is given. BatchNormalization follows `bn`
-       (default: the model's policy; the builders keep statistics
-       fixed). With `validation_data` and `keep_best`, the model ends
-       with the weights of the best validation loss seen from the end of
-       stage 1 on, so fine-tuning that does not help is undone.
+       when `lr_spread` is given. The rate and BatchNormalization follow
+       `target`, how far the task is from the pretraining data:
+       `"near"`: `lr / 100` (small enough not to undo the converged
+       head's work), BN as the model's policy (the builders keep the
+       statistics fixed); `"far"`: `lr`, BN statistics trained (features
+       a linear head cannot use must be re-learned); `"auto"` measures it
+       (`tlkeras.recipes.target`): from one converged head trained on
+       part of the data, it fine-tunes both ways and keeps `"near"`
+       unless `"far"` has a loss lower by over 10% on `validation_data`
+       (or, without, on a stratified fifth of `train` held out), and
+       says which in one printed line;
+       then the two stages run as above with that setting. Explicit
+       `fine_tune_lr` and `bn` win over the target's. With
+       `validation_data` and `keep_best`, the model ends with the
+       weights of the best validation loss seen from the end of stage 1
+       on, so fine-tuning that does not help is undone.
 
     Epochs are numbered across both stages.
 
@@ -74,11 +91,16 @@ def fine_tune(
         max_head_epochs: int, at most this many head epochs with
             `head_epochs="auto"`. Defaults to `200`.
         lr: float, the head's rate in stage 1. Defaults to `1e-3`.
-        fine_tune_lr: float, the rate in stage 2. Defaults to `lr / 100`.
+        fine_tune_lr: float, the rate in stage 2. Defaults to the
+            target's (`lr / 100` near, `lr` far).
         freeze: the freeze policy of stage 2, any form
             `tlkeras.freezing.parse_policy` reads. Defaults to `"none"`.
-        bn: `"frozen"`, `"train"` or `None` (the model's), the
-            BatchNormalization policy of stage 2. Defaults to `None`.
+        bn: `"frozen"`, `"train"` or `None` (the target's: the model's
+            near, `"train"` far), the BatchNormalization policy of stage
+            2. Defaults to `None`.
+        target: `"auto"`, `"near"` or `"far"`, as above. `"auto"` costs
+            a head stage and two fine-tuning stages more, on part of the
+            data. Defaults to `"auto"`.
         lr_spread: float or `None`, ratio of the head's rate to the first
             group's in stage 2. Defaults to `None` (one rate).
         reset_optimizer: bool, start stage 2 with a fresh Adam. With
@@ -97,7 +119,9 @@ def fine_tune(
     Returns:
         A `keras.callbacks.History` covering both stages; its
         `stage_starts` attribute gives the index of each stage's first
-        epoch.
+        epoch, `target` the target fine-tuned for (`None` without stage
+        2) and `target_losses` each measured target's held-out loss
+        (empty when none was measured).
 
     Example:
 
@@ -133,8 +157,28 @@ def fine_tune(
     freeze = freezing.parse_policy(freeze)
     if bn is not None:
         freezing.check_bn(bn)
-    fine_tune_lr = lr / 100 if fine_tune_lr is None else fine_tune_lr
     x, y = train if isinstance(train, tuple) else (train, None)
+    candidates = target_settings(target, lr, fine_tune_lr, bn)
+    chosen, losses = candidates[0], {}
+    if fine_tune_epochs and len(candidates) > 1:
+        chosen, losses = measure_target(
+            model,
+            (x, y),
+            validation_data,
+            candidates=candidates,
+            head_epochs="auto" if auto else head_epochs,
+            fine_tune_epochs=fine_tune_epochs,
+            max_head_epochs=max_head_epochs,
+            lr=lr,
+            freeze=freeze,
+            lr_spread=lr_spread,
+            loss=loss,
+            metrics=metrics,
+            **fit_kwargs,
+        )
+        if verbose != 0:
+            print(_chosen_line(chosen, candidates, losses))
+    fine_tune_lr, bn = chosen.lr, chosen.bn
     histories = []
     best = BestWeights() if keep_best and validation_data is not None else None
 
@@ -203,7 +247,49 @@ def fine_tune(
     merged = merge_histories(histories)
     if auto:
         merged.converged_epochs = head_epochs
+    merged.target = chosen.name if fine_tune_epochs else None
+    merged.target_losses = losses
     return merged
+
+
+def measure_target(
+    model: keras.Model,
+    train,
+    validation_data=None,
+    *,
+    candidates: List[Setting],
+    **trial,
+) -> Tuple[Setting, Dict[str, float]]:
+    """`tlkeras.recipes.target.choose` with `fine_tune`'s stages as its
+    trials (`**trial`: `fine_tune`'s arguments, run silent)."""
+
+    def run(model, data, validation, setting=candidates[0], **options):
+        setting = dict(
+            fine_tune_lr=setting.lr, bn=setting.bn, target=setting.name
+        )
+        return fine_tune(
+            model,
+            data,
+            validation,
+            **{**trial, "verbose": 0, **setting, **options},
+        )
+
+    x, y = train if isinstance(train, tuple) else (train, None)
+    return choose_target(model, candidates, (x, y), validation_data, run)
+
+
+def _chosen_line(chosen, candidates, losses) -> str:
+    other = next(s for s in candidates if s is not chosen)
+    why = {
+        "near": "the pretrained features suit this task: touch them little",
+        "far": "the pretrained features suit this task poorly: adapt them",
+    }[chosen.name]
+    return (
+        f"tlkeras.recipes.fine_tune: target {chosen.name!r} "
+        f"({chosen.describe()}): held-out loss {losses[chosen.name]:.3g} "
+        f"against {losses[other.name]:.3g} for {other.name!r} "
+        f"({other.describe()}); {why}."
+    )
 
 
 def lp_ft(
@@ -223,7 +309,9 @@ def lp_ft(
     Underperform Out-of-Distribution"): fitting the linear head first keeps
     the later full fine-tuning from distorting the pretrained features. The
     model's head must be linear (`tlkeras.heads.Linear`); stage 2 trains
-    everything at `fine_tune_lr` (default `lr / 100`).
+    everything at `fine_tune_lr` (default `lr / 100`), BN statistics as the
+    model's policy: `fine_tune`'s target `"near"`, the paper's recipe
+    (`target="auto"` measures instead).
 
     Args: as `fine_tune`, with `probe_epochs` for the linear-probe stage.
 
@@ -251,7 +339,7 @@ def lp_ft(
         lr=lr,
         fine_tune_lr=lr / 100 if fine_tune_lr is None else fine_tune_lr,
         freeze="none",
-        **kwargs,
+        **{"target": "near", **kwargs},
     )
 
 
@@ -325,6 +413,7 @@ def run_strategy(
         validation_data,
         fine_tune_epochs=epochs - head_epochs,
         lr=lr,
+        target="near",  # the budget is `epochs`: nothing measured
         verbose=verbose,
         **{first_stage: head_epochs},
         **fit_kwargs,

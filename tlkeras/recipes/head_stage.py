@@ -20,6 +20,7 @@ from tlkeras.cached import fit_head
 from tlkeras.cached import split_validation
 from tlkeras.cached.features import batch_size_of
 from tlkeras.recipes.stages import compile_for
+from tlkeras.recipes.target import stratified_split
 
 # Augmented passes cached when the training data augments.
 AUGMENTED_COPIES = 4
@@ -126,7 +127,7 @@ def train_head(
         )
         history.converged_epochs = best.restore() + 1
         return history
-    fit_index, held_index = _stratified_split(labels, holdout, seed)
+    fit_index, held_index = stratified_split(labels, holdout, seed)
     initial = [np.array(v) for v in model.head.get_weights()]
     best = _BestHead(patience)
     fit_head(
@@ -175,26 +176,6 @@ class _BestHead(keras.callbacks.Callback):
         if self.weights is not None:
             self.model.head.set_weights(self.weights)
         return self.best_epoch
-
-
-def _stratified_split(labels, share, seed):
-    """Indices to fit on and to hold out: `share` of each class held out
-    (at least one example of a class with two or more)."""
-    rng = np.random.default_rng(seed)
-    keys = labels.reshape(len(labels), -1)
-    keys = keys.argmax(1) if keys.shape[1] > 1 else keys[:, 0]
-    held = []
-    for value in np.unique(keys):
-        members = rng.permutation(np.flatnonzero(keys == value))
-        if len(members) > 1:
-            held.extend(members[: max(1, round(share * len(members)))])
-    held = np.sort(np.array(held, "int64"))
-    if len(held) == 0:
-        raise ValueError(
-            "Too few examples to hold any out for early stopping: pass "
-            "`validation_data`, or an int number of head epochs."
-        )
-    return np.setdiff1d(np.arange(len(labels)), held), held
 
 
 def _check(*, max_epochs, patience, holdout):

@@ -208,6 +208,7 @@ def _two_stage(recipe, first_stage, fine_tune_factor, **options):
             fine_tune_epochs=second,
             lr=lr,
             fine_tune_lr=lr * fine_tune_factor,
+            target="near",  # the settings named, nothing measured
             # The budget's last epoch, as every other strategy here.
             keep_best=False,
             verbose=verbose,
