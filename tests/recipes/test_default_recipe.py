@@ -150,6 +150,8 @@ def test_head_epochs_and_holdout_errors():
     )
     with pytest.raises(ValueError, match="Pass `validation_data`"):
         tlk.recipes.train_head(model, augmented, verbose=0)
+    with pytest.raises(ValueError, match="Pass `validation_data`"):
+        tlk.recipes.fine_tune(model, augmented, verbose=0)  # before measuring
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import keras
 from tlkeras import freezing
 from tlkeras.cached import split_validation
 from tlkeras.callbacks import BestWeights
+from tlkeras.recipes.head_stage import check_holdout
 from tlkeras.recipes.head_stage import train_head
 from tlkeras.recipes.stages import compile_for
 from tlkeras.recipes.stages import merge_histories
@@ -160,6 +161,8 @@ def fine_tune(
     x, y = train if isinstance(train, tuple) else (train, None)
     candidates = target_settings(target, lr, fine_tune_lr, bn)
     chosen, losses = candidates[0], {}
+    if auto:
+        check_holdout(x, validation_data)  # before any measuring
     if fine_tune_epochs and len(candidates) > 1:
         chosen, losses = measure_target(
             model,

@@ -88,13 +88,8 @@ def train_head(
     True
     """
     _check(max_epochs=max_epochs, patience=patience, holdout=holdout)
+    check_holdout(x, validation_data)
     augmented = bool(getattr(x, "augmented", False))
-    if augmented and validation_data is None:
-        raise ValueError(
-            "This training data augments at random, so a share held out of "
-            "its cached copies would hold copies of training images. Pass "
-            "`validation_data`, or an int number of head epochs."
-        )
     freezing.apply(model, "base")
     compile_for(model, keras.optimizers.Adam(lr), loss, metrics)
     quiet = 0 if verbose == 0 else 1
@@ -151,6 +146,16 @@ def train_head(
     )
     history.converged_epochs = epochs
     return history
+
+
+def check_holdout(x, validation_data) -> None:
+    """Refuse to hold out a share of data that augments at random."""
+    if getattr(x, "augmented", False) and validation_data is None:
+        raise ValueError(
+            "This training data augments at random, so a share held out of "
+            "its cached copies would hold copies of training images. Pass "
+            "`validation_data`, or an int number of head epochs."
+        )
 
 
 class _BestHead(keras.callbacks.Callback):

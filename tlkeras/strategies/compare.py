@@ -341,8 +341,9 @@ for _strategy in (
     Strategy(
         "default",
         _default_recipe,
-        description="tlk.recipes.fine_tune's defaults: head converged on "
-        "cached features (a fifth of train held out), then all at lr/100",
+        description="tlk.recipes.fine_tune's defaults: the target measured "
+        "and the head converged on a fifth of train held out, then all at "
+        "lr/100 (near) or at lr with BN trained (far)",
     ),
     Strategy(
         "scratch",
