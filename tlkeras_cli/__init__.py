@@ -168,6 +168,10 @@ def _add_commands(commands) -> None:
         # tlkeras.recipes.STRATEGIES and auto, spelled out: --help stays
         # instant.
         choices=("auto", "feature_extraction", "fine_tune", "lp_ft"),
+        help="auto (default): tlk.recipes.auto, which measures how far the "
+        "task is from the pretraining data and picks the probe alone or "
+        "fine-tuning, said in one line; the others: that recipe, --epochs "
+        "in all",
     )
     train.add_argument("--epochs", type=int, default=5)
     train.add_argument("--image-size", type=int, default=160)

@@ -168,3 +168,27 @@ def test_auto_fine_tunes_a_far_task_whatever_its_size(digits, capsys):
     )
     with pytest.raises(ValueError, match="fine_tune_epochs=0"):
         tlk.recipes.auto(fresh(base), train, fine_tune_epochs=0)
+
+
+def test_a_measured_near_target_fine_tunes_with_the_models_bn_policy(
+    monkeypatch,
+):
+    # The "far" trial trains BN statistics; the chosen "near" run must not.
+    monkeypatch.setattr(target, "MARGIN", 1.0)
+    model = fresh()
+    moving = [v for v in model.base.weights if "moving" in v.path]
+    start = values(moving)
+    history = tlk.recipes.fine_tune(
+        model, (X, Y), fine_tune_epochs=2, batch_size=8, verbose=0
+    )
+    assert history.target == "near" and set(history.target_losses) == {
+        "near",
+        "far",
+    }
+    assert model.bn == "frozen"
+    np.testing.assert_equal(values(moving), start)
+    assert not any(
+        layer.trainable
+        for layer in model.base._flatten_layers()
+        if isinstance(layer, keras.layers.BatchNormalization)
+    )

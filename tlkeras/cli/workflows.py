@@ -189,7 +189,7 @@ def _train(args, size, train_data, val_data, strategy) -> int:
     )
     start = time.perf_counter()
     if args.strategy == "auto":
-        # The recipe for the data size; it keeps its best epoch itself.
+        # The recipe for the task and data size; it keeps its best epoch.
         history = tlk.recipes.auto(
             model,
             train_data,

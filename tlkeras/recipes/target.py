@@ -102,7 +102,8 @@ def choose(
     The head stage runs once, on `train` against `validation_data`, or
     without it on a stratified `holdout` share of `train` held out; each
     candidate then fine-tunes from that head (`run`, silent, keeping its
-    best epoch). `model` ends with the weights it started with.
+    best epoch). `model` ends with the weights and BN policy it started
+    with.
     """
     x, y = train
     options = {}
@@ -111,6 +112,8 @@ def choose(
             options["batch_size"] = batch_size_of(x)
         (x, y), validation_data = _holdout(x, y, holdout, seed)
     initial = model.get_weights()
+    # A trial's BN policy becomes the model's (`freezing.apply`): keep it.
+    policy = getattr(model, "bn", None)
     run(model, (x, y), validation_data, fine_tune_epochs=0, **options)
     head = model.get_weights()
     losses = {}
@@ -126,6 +129,8 @@ def choose(
         )
         losses[setting.name] = float(np.min(history.history["val_loss"]))
     model.set_weights(initial)
+    if policy is not None:
+        model.bn = policy
     best = min(candidates, key=lambda s: losses[s.name])
     if losses[best.name] >= (1 - MARGIN) * losses[candidates[0].name]:
         best = candidates[0]
