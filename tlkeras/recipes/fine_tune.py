@@ -180,7 +180,7 @@ def fine_tune(
             **fit_kwargs,
         )
         if verbose != 0:
-            print(_chosen_line(chosen, candidates, losses))
+            print(_chosen_line(chosen, candidates, losses, model))
     fine_tune_lr, bn = chosen.lr, chosen.bn
     histories = []
     best = BestWeights() if keep_best and validation_data is not None else None
@@ -281,17 +281,18 @@ def measure_target(
     return choose_target(model, candidates, (x, y), validation_data, run)
 
 
-def _chosen_line(chosen, candidates, losses) -> str:
+def _chosen_line(chosen, candidates, losses, model) -> str:
     other = next(s for s in candidates if s is not chosen)
+    policy = getattr(model, "bn", None)
     why = {
         "near": "the pretrained features suit this task: touch them little",
         "far": "the pretrained features suit this task poorly: adapt them",
     }[chosen.name]
     return (
         f"tlkeras.recipes.fine_tune: target {chosen.name!r} "
-        f"({chosen.describe()}): held-out loss {losses[chosen.name]:.3g} "
+        f"({chosen.describe(policy)}): held-out loss {losses[chosen.name]:.3g} "
         f"against {losses[other.name]:.3g} for {other.name!r} "
-        f"({other.describe()}); {why}."
+        f"({other.describe(policy)}); {why}."
     )
 
 

@@ -50,9 +50,14 @@ class Setting:
     lr: float
     bn: Optional[str]
 
-    def describe(self) -> str:
-        bn = {None: "the model's BN policy", "frozen": "BN statistics fixed"}
-        return f"lr {self.lr:g}, {bn.get(self.bn, 'BN statistics trained')}"
+    def describe(self, model_bn: Optional[str] = None) -> str:
+        """In words; `model_bn` is the model's policy, for `bn=None`."""
+        words = {
+            None: "the model's BN policy",
+            "frozen": "BN statistics fixed",
+            "train": "BN statistics trained",
+        }
+        return f"lr {self.lr:g}, {words[self.bn or model_bn]}"
 
 
 def settings(
