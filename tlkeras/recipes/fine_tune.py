@@ -264,7 +264,21 @@ def measure_target(
     **trial,
 ) -> Tuple[Setting, Dict[str, float]]:
     """`tlkeras.recipes.target.choose` with `fine_tune`'s stages as its
-    trials (`**trial`: `fine_tune`'s arguments, run silent)."""
+    trials (`**trial`: `fine_tune`'s arguments, run silent).
+
+    Example:
+
+    >>> import numpy as np, tlkeras as tlk
+    >>> from tlkeras.recipes.target import settings
+    >>> base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8)])
+    >>> model = tlk.build_classifier(base, 2)
+    >>> x = np.random.rand(20, 4).astype("float32"); y = np.arange(20) % 2
+    >>> chosen, losses = measure_target(
+    ...     model, (x, y), candidates=settings("auto", 1e-3, None, None),
+    ...     fine_tune_epochs=1, max_head_epochs=5)
+    >>> sorted(losses)
+    ['far', 'near']
+    """
 
     def run(model, data, validation, setting=candidates[0], **options):
         setting = dict(

@@ -109,6 +109,11 @@ def choose(
     candidate then fine-tunes from that head (`run`, silent, keeping its
     best epoch). `model` ends with the weights and BN policy it started
     with.
+
+    Example:
+
+    >>> # chosen, losses = choose(model, settings("auto", 1e-3, None, None),
+    >>> #                         (x, y), None, run)  # as fine_tune does
     """
     x, y = train
     options = {}
@@ -145,7 +150,14 @@ def choose(
 def stratified_split(labels: np.ndarray, share: float, seed: int):
     """Indices to fit on and to hold out: `share` of each class held out
     (at least one example of a class with two or more); a random `share`
-    for real-valued (regression) labels."""
+    for real-valued (regression) labels.
+
+    Example:
+
+    >>> fit, held = stratified_split(np.array([0, 0, 0, 0, 1, 1]), 0.25, 0)
+    >>> len(fit), len(held)
+    (4, 2)
+    """
     rng = np.random.default_rng(seed)
     keys = labels.reshape(len(labels), -1)
     if keys.shape[1] > 1:
