@@ -33,6 +33,19 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
+def interleaved(measure, names, rounds: int) -> dict:
+    """`{name: [measure(name) for each round]}`, every round in another
+    order (rotated by one), so whatever drifts over the run (the machine's
+    load, the heap, caches) falls on every name alike."""
+    results = {name: [] for name in names}
+    order = list(names)
+    for _ in range(rounds):
+        for name in order:
+            results[name].append(measure(name))
+        order = order[1:] + order[:1]
+    return results
+
+
 def median_ratio(numerators, denominators) -> float:
     """The median of the paired ratios."""
     return statistics.median(a / b for a, b in zip(numerators, denominators))

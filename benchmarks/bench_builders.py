@@ -18,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from _timing import fit_seconds  # noqa: E402
+from _timing import interleaved  # noqa: E402
 from _timing import median_ratio  # noqa: E402
 
 import tlkeras as tlk  # noqa: E402
@@ -93,14 +94,11 @@ def main():
                 optimizer="adam", loss="sparse_categorical_crossentropy"
             )
             fit_seconds(model, x, y)  # trace and warm up
-        times = {name: [] for name in models}
-        order = list(models)
-        for _ in range(args.rounds):
-            for name in order:
-                times[name].append(
-                    fit_seconds(models[name], x, y, epochs=args.epochs)
-                )
-            order.reverse()
+        times = interleaved(
+            lambda name: fit_seconds(models[name], x, y, epochs=args.epochs),
+            models,
+            args.rounds,
+        )
         plain = args.images / statistics.median(times["plain Keras"])
         ours = args.images / statistics.median(times["tlkeras"])
         ratio = median_ratio(times["plain Keras"], times["tlkeras"])

@@ -29,6 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from _timing import fit_seconds  # noqa: E402
+from _timing import interleaved  # noqa: E402
 
 import tlkeras as tlk  # noqa: E402
 
@@ -106,14 +107,11 @@ def main():
         f"rounds of {args.epochs} epochs, batch 32, "
         f"{len(rates)} groups"
     )
-    times = {name: [] for name in models}
-    order = list(models)
-    for round_ in range(args.rounds):
-        for name in order:
-            times[name].append(
-                fit_seconds(models[name], x, y, epochs=args.epochs)
-            )
-        order = order[1:] + order[:1]
+    times = interleaved(
+        lambda name: fit_seconds(models[name], x, y, epochs=args.epochs),
+        models,
+        args.rounds,
+    )
     plain = statistics.median(times["(a) one Adam, one rate"])
     multi = statistics.median(times["(b) keras MultiOptimizer"])
     print(

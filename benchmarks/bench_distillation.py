@@ -22,6 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from _timing import EpochTimer  # noqa: E402
+from _timing import interleaved  # noqa: E402
 from _timing import median_ratio  # noqa: E402
 
 import tlkeras as tlk  # noqa: E402
@@ -105,12 +106,11 @@ def main():
 
     for name in ("tlkeras", "keras"):
         epochs(name, 1)  # trace, warm up
-    times = {"tlkeras": [], "keras": []}
-    order = list(times)
-    for _ in range(args.rounds):
-        for name in order:
-            times[name].append(epochs(name, args.epochs))
-        order.reverse()
+    times = interleaved(
+        lambda name: epochs(name, args.epochs),
+        ("tlkeras", "keras"),
+        args.rounds,
+    )
     print(
         f"keras {keras.__version__}, teacher MobileNetV2 0.35 at 96 px, "
         f"small CNN student, {args.images} images, batch 32, "

@@ -25,6 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from _timing import EpochTimer  # noqa: E402
+from _timing import interleaved  # noqa: E402
 from _timing import median_ratio  # noqa: E402
 
 import tlkeras as tlk  # noqa: E402
@@ -78,12 +79,9 @@ def cost(args):
     names = ["fit", *METHODS]
     for name in names:
         epochs(name, 1)  # trace, warm up
-    times = {name: [] for name in names}
-    order = list(names)
-    for _ in range(args.rounds):
-        for name in order:
-            times[name].append(epochs(name, args.epochs))
-        order.reverse()
+    times = interleaved(
+        lambda name: epochs(name, args.epochs), names, args.rounds
+    )
     print(
         f"keras {keras.__version__}, MobileNetV2 0.35 at 96 px, 512 source "
         f"+ 512 target images, batch 32, {args.rounds} rounds"

@@ -20,6 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _timing import interleaved  # noqa: E402
 
 import tlkeras as tlk  # noqa: E402
 
@@ -62,14 +63,11 @@ def main():
     results = {}
     for size, repeats in ((1, 50), (32, 5)):
         batch = rng.integers(0, 256, (size,) + SHAPE).astype("uint8")
-        times = {name: [] for name in runtimes}
-        order = list(runtimes)
-        for _ in range(args.rounds):
-            for name in order:
-                times[name].append(
-                    images_per_second(runtimes[name], batch, repeats)
-                )
-            order = order[1:] + order[:1]
+        times = interleaved(
+            lambda name: images_per_second(runtimes[name], batch, repeats),
+            runtimes,
+            args.rounds,
+        )
         results[size] = {k: statistics.median(v) for k, v in times.items()}
     print(
         f"keras {keras.__version__}, MobileNetV2 0.35 at 96 px, "

@@ -29,6 +29,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from _timing import EpochTimer  # noqa: E402
 from _timing import add_assets_argument  # noqa: E402
+from _timing import interleaved  # noqa: E402
 
 import tlkeras as tlk  # noqa: E402
 
@@ -119,15 +120,15 @@ def main():
     x = rng.uniform(0, 255, (args.images,) + SHAPE).astype("float32")
     y = rng.integers(0, 2, args.images)
     epochs = {"fit": 4, "fit_cached": 21, "keras pieces": 21}
-    marginal = {kind: [] for kind in epochs}
-    fixed = {kind: [] for kind in epochs}
-    order = list(epochs)
-    for _ in range(args.rounds):
-        for kind in order:
-            total, steady = run(kind, weights, x, y, epochs[kind])
-            marginal[kind].append(steady)
-            fixed[kind].append(total - epochs[kind] * steady)
-        order = order[1:] + order[:1]
+    runs = interleaved(
+        lambda kind: run(kind, weights, x, y, epochs[kind]), epochs, args.rounds
+    )
+    # (total, steady) per round -> steady epochs, and the rest of the time.
+    marginal = {k: [steady for _, steady in v] for k, v in runs.items()}
+    fixed = {
+        k: [total - epochs[k] * steady for total, steady in v]
+        for k, v in runs.items()
+    }
     fit_epoch = statistics.median(marginal["fit"])
     cached_epoch = statistics.median(marginal["fit_cached"])
     # What caching costs up front (the feature pass, tracing the head)

@@ -30,6 +30,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from _timing import add_assets_argument  # noqa: E402
 from _timing import fit_seconds  # noqa: E402
+from _timing import interleaved  # noqa: E402
 from _timing import median_ratio  # noqa: E402
 
 import tlkeras as tlk  # noqa: E402
@@ -95,14 +96,11 @@ def main():
     }
     for dataset in sources.values():
         fit_seconds(model, dataset, epochs=1)  # trace, warm caches
-    times = {name: [] for name in sources}
-    order = list(sources)
-    for _ in range(args.rounds):
-        for name in order:
-            times[name].append(
-                fit_seconds(model, sources[name], epochs=args.epochs)
-            )
-        order = order[1:] + order[:1]
+    times = interleaved(
+        lambda name: fit_seconds(model, sources[name], epochs=args.epochs),
+        sources,
+        args.rounds,
+    )
     n = len(np.concatenate(labels)) * args.epochs
     print(
         f"keras {keras.__version__}, {n // args.epochs} photos, "
