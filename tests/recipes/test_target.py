@@ -92,23 +92,31 @@ def test_the_user_sees_only_the_chosen_run():
     assert history.stage_starts == [0, history.converged_epochs]
 
 
-def test_choose_keeps_the_lowest_loss_and_restores_the_model():
-    model = fresh()
-    start = values(model.weights)
-    candidates = target.settings("auto", 1e-3, None, None)
-    seen = []
-    table = {None: 9.0, "near": 0.5, "far": 0.25}
+def fake_run(table, seen):
+    """A trial that trains the head and reports `table`'s loss for its
+    setting, plus the mean label of the data it is validated on."""
 
     def run(model, data, validation, setting=None, **options):
         seen.append((setting and setting.name, options))
         for v in model.head.weights:  # the trials train
             v.assign(v + 1.0)
         history = keras.callbacks.History()
-        loss = table[setting and setting.name]
+        loss = table[setting and setting.name] + np.mean(validation[1])
         history.history = {"val_loss": [loss + 1, loss, loss + 2]}
         return history
 
-    chosen, losses = target.choose(model, candidates, (X, Y), None, run)
+    return run
+
+
+def test_choose_keeps_the_lowest_loss_and_restores_the_model():
+    model = fresh()
+    start = values(model.weights)
+    candidates = target.settings("auto", 1e-3, None, None)
+    seen = []
+    table = {None: 9.0, "near": 0.5, "far": 0.25}
+    run = fake_run(table, seen)
+    validation = (X[:6], np.zeros(6))
+    chosen, losses = target.choose(model, candidates, (X, Y), validation, run)
     assert chosen.name == "far" and losses == {"near": 0.5, "far": 0.25}
     # One head stage, then each candidate from that head.
     assert seen == [
@@ -119,13 +127,44 @@ def test_choose_keeps_the_lowest_loss_and_restores_the_model():
     np.testing.assert_equal(values(model.weights), start)
     # A near-tie keeps the first, gentle setting.
     table["far"] = 0.46
-    chosen, _ = target.choose(model, candidates, (X, Y), None, run)
+    chosen, _ = target.choose(model, candidates, (X, Y), validation, run)
     assert chosen.name == "near"
+
+
+def test_little_data_is_measured_on_every_example_by_folds():
+    # 48 examples, under CROSS_VALIDATE_BELOW: five stratified folds, each
+    # example held out once, each fold's head and trials from the start.
+    model = fresh()
+    start = values(model.weights)
+    seen = []
+    table = {None: 9.0, "near": 0.5, "far": 0.25}
+    candidates = target.settings("auto", 1e-3, None, None)
+    chosen, losses = target.choose(
+        model, candidates, (X, Y), None, fake_run(table, seen)
+    )
+    # The folds' losses, weighted by their sizes: every label counted once.
+    assert losses["near"] == pytest.approx(0.5 + np.mean(Y))
+    assert losses["far"] == pytest.approx(0.25 + np.mean(Y))
+    assert [name for name, _ in seen] == [None, "near", "far"] * 5
+    np.testing.assert_equal(values(model.weights), start)
+    folds = target.held_out(Y, 0.2, seed=0)
+    assert sorted(np.concatenate(folds)) == list(range(len(Y)))
+    most = np.ceil(np.bincount(Y) / 5)
+    for held in folds:  # each class spread evenly over the folds
+        assert np.all(np.bincount(Y[held], minlength=3) <= most)
+    # From CROSS_VALIDATE_BELOW examples on, one stratified fifth.
+    labels = np.arange(target.CROSS_VALIDATE_BELOW) % 4
+    (held,) = target.held_out(labels, 0.2, seed=0)
+    assert list(np.bincount(labels[held])) == [5, 5, 5, 5]
+    with pytest.raises(ValueError, match="Too few examples"):
+        target.held_out(np.array([1]), 0.2, seed=0)
 
 
 def test_holdout_is_stratified_and_reads_datasets():
     dataset = tf.data.Dataset.from_tensor_slices((X, Y)).batch(8)
-    (fx, fy), (hx, hy) = target._holdout(dataset, None, 0.25, seed=0)
+    x, y = target._arrays(dataset)
+    _, held = target.stratified_split(y, 0.25, seed=0)
+    (fx, fy), (hx, hy) = target._split(x, y, held)
     assert len(fy) + len(hy) == len(Y)
     assert sorted(np.bincount(hy)) == sorted(np.round(np.bincount(Y) / 4))
     # The held-out images are the ones of their labels, not copies of

@@ -71,8 +71,9 @@ def fine_tune(
        (`tlkeras.recipes.target`): from one converged head trained on
        part of the data, it fine-tunes both ways and keeps `"near"`
        unless `"far"` has a loss lower by over 10% on `validation_data`
-       (or, without, on a stratified fifth of `train` held out), and
-       says which in one printed line;
+       (or, without, on a stratified fifth of `train` held out; below
+       100 examples on every fifth in turn, 5-fold cross-validation),
+       and says which in one printed line;
        then the two stages run as above with that setting. Explicit
        `fine_tune_lr` and `bn` win over the target's. With
        `validation_data` and `keep_best`, the model ends with the
@@ -101,7 +102,8 @@ def fine_tune(
             2. Defaults to `None`.
         target: `"auto"`, `"near"` or `"far"`, as above. `"auto"` costs
             a head stage and two fine-tuning stages more, on part of the
-            data. Defaults to `"auto"`.
+            data (five times that below 100 examples). Defaults to
+            `"auto"`.
         lr_spread: float or `None`, ratio of the head's rate to the first
             group's in stage 2. Defaults to `None` (one rate).
         reset_optimizer: bool, start stage 2 with a fresh Adam. With
