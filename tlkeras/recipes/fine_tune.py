@@ -102,8 +102,10 @@ def fine_tune(
             2. Defaults to `None`.
         target: `"auto"`, `"near"` or `"far"`, as above. `"auto"` costs
             a head stage and two fine-tuning stages more, on part of the
-            data (five times that below 100 examples). Defaults to
-            `"auto"`.
+            data (five times that below 100 examples). On a handful of
+            examples per class the measurement is noisy (the README's
+            "The default recipe"): say `"near"` or `"far"` for a task
+            you know. Defaults to `"auto"`.
         lr_spread: float or `None`, ratio of the head's rate to the first
             group's in stage 2. Defaults to `None` (one rate).
         reset_optimizer: bool, start stage 2 with a fresh Adam. With
