@@ -45,7 +45,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if "%(default)" in text or action.default in (
+        if "(default" in text or action.default in (
             None,
             False,
             argparse.SUPPRESS,
@@ -222,13 +222,11 @@ def _add_commands(commands) -> None:
         "discriminative, gradual_unfreezing, lora, l2_sp, default, scratch "
         "(default: %(default)s)",
     )
-    compare.add_argument(
-        "--epochs", type=int, default=10, help="per strategy (default: 10)"
-    )
+    compare.add_argument("--epochs", type=int, default=10, help="per strategy")
     compare.add_argument(
         "--seeds",
         default="0",
-        help="comma-separated seeds, one run each (default: 0)",
+        help="comma-separated seeds, one run each",
     )
     compare.add_argument("--image-size", type=int, default=160)
     compare.add_argument(

@@ -142,3 +142,16 @@ def test_compare_help_names_every_strategy(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for name in STRATEGIES:
         assert name in text
+
+
+def test_every_help_states_each_default_once(capsys):
+    import tlkeras_cli
+
+    parser = tlkeras_cli._parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for name in commands:
+        with pytest.raises(SystemExit):
+            tlkeras_cli.main([name, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        for option in text.split(" --")[1:]:
+            assert option.count("(default") <= 1, (name, option)
