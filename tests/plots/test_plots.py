@@ -55,6 +55,10 @@ def test_history_marks_unfreezing_where_the_history_says(
     path = tlk.plots.history(unfreezing_history, tmp_path / "h.png")
     assert_png(path)
     axes = figures[0].axes
+    model = unfreezing_history.model.name
+    assert figures[0].get_suptitle() == (
+        f"learning curves of {model}, 5 epochs"
+    )
     # loss, accuracy and the learning-rate panel (log scale).
     assert [a.get_ylabel() for a in axes] == [
         "loss",

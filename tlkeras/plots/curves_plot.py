@@ -25,7 +25,8 @@ def curves(
         runs: dict of run (strategy) name to the metric after each epoch.
         path: the PNG file to write (atomically).
         ylabel: string, the y-axis label. Defaults to `"test accuracy"`.
-        title: string, the plot title. Defaults to `""`.
+        title: string, the plot title. Defaults to `""`: "<ylabel> per
+            epoch".
         marks: dict of strategy name to an epoch to mark with a dotted line
             (e.g. where fine-tuning starts). Defaults to `None`.
 
@@ -53,8 +54,7 @@ def curves(
             )
     axes.set_xlabel("epoch")
     axes.set_ylabel(ylabel)
-    if title:
-        axes.set_title(title)
+    axes.set_title(title or f"{ylabel} per epoch")
     axes.grid(alpha=0.3)
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     figure.tight_layout()

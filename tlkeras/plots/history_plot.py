@@ -35,7 +35,8 @@ def history(
         history_or_histories: a `keras.callbacks.History`, its `.history`
             dict, or a list of them (consecutive stages).
         path: the PNG file to write (atomically).
-        title: string. Defaults to `""`.
+        title: string. Defaults to `""`: "learning curves", the model's
+            name (when the History knows its model) and the epochs.
         metrics: the metrics to plot. Defaults to every logged one.
 
     Returns:
@@ -96,10 +97,21 @@ def history(
         axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     axes[-1].set_xlabel("epoch")
     axes[-1].xaxis.get_major_locator().set_params(integer=True)
-    if title:
-        figure.suptitle(title)
+    figure.suptitle(title or _title(history_or_histories, epochs))
     figure.tight_layout()
     return save_figure(figure, path)
+
+
+def _title(history_or_histories, epochs: int) -> str:
+    runs = (
+        history_or_histories
+        if isinstance(history_or_histories, (list, tuple))
+        else [history_or_histories]
+    )
+    models = {getattr(getattr(r, "model", None), "name", None) for r in runs}
+    models.discard(None)
+    of = f" of {', '.join(sorted(models))}" if models else ""
+    return f"learning curves{of}, {epochs} epoch{'' if epochs == 1 else 's'}"
 
 
 def _mark(axes, epoch, label, color, linestyle):
