@@ -76,9 +76,11 @@ def test_train_picks_the_recipe_by_default(
     # A near task, a few images per class: the head alone, cached.
     assert report["strategy"] == "auto"
     assert report["recipe"] == "linear_probe"
-    assert ": linear_probe (a near task and under 50 per class" in (
-        capsys.readouterr().out
-    )
+    assert report["target"] == "near"
+    out = capsys.readouterr().out
+    assert ": linear_probe (a near task and under 50 per class" in out
+    # The summary says what auto picked, also when --verbose 0 silences it.
+    assert "strategy     auto: linear_probe (target 'near')" in out
 
 
 @pytest.mark.parametrize("strategy", ["feature_extraction", "lp_ft"])

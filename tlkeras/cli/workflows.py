@@ -232,6 +232,7 @@ def _train(args, size, train_data, val_data, strategy) -> int:
         "base": args.base,
         "strategy": args.strategy,
         "recipe": getattr(history, "recipe", args.strategy),
+        "target": getattr(history, "target", None),
         "classes": train_data.class_names,
         "epochs": args.epochs,
         "seconds": round(seconds, 1),
@@ -245,7 +246,10 @@ def _train(args, size, train_data, val_data, strategy) -> int:
     write_text(
         os.path.join(args.out, "report.json"), json.dumps(report, indent=2)
     )
-    print(f"\n{'base':12} {args.base}\n{'strategy':12} {args.strategy}")
+    chose = ""
+    if args.strategy == "auto":
+        chose = f": {history.recipe} (target {history.target!r})"
+    print(f"\n{'base':12} {args.base}\n{'strategy':12} {args.strategy}{chose}")
     if best_epoch is not None:
         print(f"{'best epoch':12} {best_epoch + 1} (lowest val loss; saved)")
     for key, value in final.items():
