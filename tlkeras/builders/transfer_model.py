@@ -159,12 +159,7 @@ class TransferModel(keras.Model):
         )
 
     def compile_from_config(self, config):
-        # Our `compile` only fills in defaults, so the saved compile config
-        # (optimizer, loss, metrics) can go through it unchanged.
-        config = keras.saving.deserialize_keras_object(config)
-        self.compile(**config)
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
+        recompile(self, config)
 
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`; with a per-group optimizer it also logs each
@@ -359,3 +354,23 @@ class TransferModel(keras.Model):
         model = cls(**config)
         keras_internals.set_own_trainable(model, trainable)
         return model
+
+
+def recompile(model: keras.Model, config: dict) -> None:
+    """`compile_from_config` for a model whose `compile` only fills in
+    defaults: the saved compile config (optimizer, loss, metrics) goes
+    through it unchanged, and a built model's optimizer is built so the
+    saved optimizer state loads into it.
+
+    Example:
+
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> recompile(model, {"optimizer": "adam", "loss": "mse"})
+    >>> model.optimizer.built
+    True
+    """
+    config = keras.saving.deserialize_keras_object(config)
+    model.compile(**config)
+    if model.built:
+        model.optimizer.build(model.trainable_variables)

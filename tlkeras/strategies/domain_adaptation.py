@@ -12,6 +12,7 @@ from keras import ops
 
 from tlkeras import freezing
 from tlkeras import losses
+from tlkeras.builders.transfer_model import recompile
 from tlkeras.data import zip_domains
 from tlkeras.strategies.gradient_reversal import ganin_ramp
 from tlkeras.strategies.gradient_reversal import gradient_reversal
@@ -244,11 +245,7 @@ class DomainAdaptation(keras.Model):
         )
 
     def compile_from_config(self, config):
-        # `compile` only fills in defaults: the saved config goes through.
-        config = keras.saving.deserialize_keras_object(config)
-        self.compile(**config)
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
+        recompile(self, config)
 
     def fit(
         self,
