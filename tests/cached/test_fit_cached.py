@@ -5,6 +5,7 @@ import os
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tlkeras as tlk
 from tests.helpers import assert_all_changed
@@ -118,6 +119,29 @@ def test_refuses_augmented_data_unless_copies_are_asked(tmp_path):
     assert len(batches) == 2 * len(X) // 8  # two augmented passes cached
     with pytest.raises(ValueError, match="would be identical"):
         tlk.strategies.fit_cached(model, X, Y, augment_copies=2, verbose=0)
+
+
+def test_refuses_any_pipeline_that_augments():
+    # Not only tlkeras.data's `augment=`: a user's own random map too.
+    model = mobilenet()
+    model.compile()
+    data = tf.data.Dataset.from_tensor_slices((X, Y))
+    flip = keras.layers.RandomFlip("horizontal")
+    for augmented in (
+        data.batch(8).map(lambda x, y: (flip(x), y)),
+        data.map(lambda x, y: (tf.image.random_flip_left_right(x), y)).batch(8),
+    ):
+        with pytest.raises(ValueError, match="pipeline draws random numbers"):
+            tlk.strategies.fit_cached(model, augmented, verbose=0)
+        # One pass as it comes, when asked.
+        history = tlk.strategies.fit_cached(
+            model, augmented, augment_copies=1, verbose=0
+        )
+        assert len(history.history["loss"]) == 1
+    # Shuffling is no augmentation: the same examples, another order.
+    shuffled = data.shuffle(len(X), seed=0).batch(8)
+    assert not tlk.cached.augments(shuffled)
+    tlk.strategies.fit_cached(model, shuffled, verbose=0)
 
 
 def test_file_cache_trains_the_same_and_cleans_up(tmp_path):

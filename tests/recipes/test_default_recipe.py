@@ -5,6 +5,7 @@ test-time augmentation."""
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tlkeras as tlk
 from tests.helpers import assert_all_changed
@@ -145,13 +146,20 @@ def test_head_epochs_and_holdout_errors():
         tlk.recipes.fine_tune(model, (X, Y), head_epochs=-1)
     with pytest.raises(ValueError, match="holdout=0.0"):
         tlk.recipes.train_head(model, X, Y, holdout=0.0)
-    augmented = tlk.data.image_dataset(
-        (X, Y), image_size=(16, 16), augment="light", seed=0
-    )
-    with pytest.raises(ValueError, match="Pass `validation_data`"):
-        tlk.recipes.train_head(model, augmented, verbose=0)
-    with pytest.raises(ValueError, match="Pass `validation_data`"):
-        tlk.recipes.fine_tune(model, augmented, verbose=0)  # before measuring
+    flip = keras.layers.RandomFlip()
+    for augmented in (
+        tlk.data.image_dataset(
+            (X, Y), image_size=(16, 16), augment="light", seed=0
+        ),
+        # A user's own pipeline that augments counts the same.
+        tf.data.Dataset.from_tensor_slices((X, Y))
+        .batch(8)
+        .map(lambda x, y: (flip(x), y)),
+    ):
+        with pytest.raises(ValueError, match="Pass `validation_data`"):
+            tlk.recipes.train_head(model, augmented, verbose=0)
+        with pytest.raises(ValueError, match="Pass `validation_data`"):
+            tlk.recipes.fine_tune(model, augmented, verbose=0)  # first
 
 
 @pytest.mark.parametrize(

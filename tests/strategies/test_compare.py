@@ -1,10 +1,12 @@
 """`tlk.compare`: same budget and seeds; each row is the strategy alone."""
 
 import json
+import sys
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tlkeras as tlk
 from tests.helpers import image_data
@@ -129,6 +131,38 @@ def test_no_strategy_selects_on_the_test_data(base, monkeypatch):
         log=lambda line: None,
     )
     assert seen == [None]
+
+
+def test_augmenting_data_is_cached_as_augmented_passes(base, monkeypatch):
+    # Before, linear_probe refused data that augments (fit_cached would
+    # freeze one draw); now it caches AUGMENTED_COPIES passes of it, and
+    # the strategies that train the base augment live.
+    module = sys.modules["tlkeras.strategies.compare"]
+    copies = []
+
+    def fit_cached(model, *args, augment_copies=None, **kwargs):
+        copies.append(augment_copies)
+        return original(model, *args, augment_copies=augment_copies, **kwargs)
+
+    original = module.fit_cached
+    monkeypatch.setattr(module, "fit_cached", fit_cached)
+    flip = keras.layers.RandomFlip()
+    augmented = (
+        tf.data.Dataset.from_tensor_slices((X, Y))
+        .batch(8)
+        .map(lambda x, y: (flip(x), y))
+    )
+    table = tlk.compare(
+        ["linear_probe", "fine_tune"],
+        augmented,
+        (XT, YT),
+        base=base,
+        num_classes=3,
+        epochs=1,
+        log=lambda line: None,
+    )
+    assert [r.strategy for r in table.rows] == ["linear_probe", "fine_tune"]
+    assert copies == [tlk.cached.AUGMENTED_COPIES]
 
 
 MORE = ["fine_tune", "gradual_unfreezing", "lora", "l2_sp"]

@@ -7,6 +7,7 @@ import keras
 import keras_tuner
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tlkeras as tlk
 from tests.conftest import MOBILENET_V2_035
@@ -104,6 +105,37 @@ def test_frozen_trials_reuse_cached_features(data, base, tmp_path):
     np.testing.assert_array_equal(
         reloaded.predict(val[0], verbose=0), best.predict(val[0], verbose=0)
     )
+
+
+def test_frozen_trials_on_augmenting_data_train_the_full_model(
+    data, base, tmp_path
+):
+    # Cached features would freeze one random draw: the trials train the
+    # full model, augmentation live, and say so once.
+    (x, y), val = data
+    flip = keras.layers.RandomFlip()
+    augmented = (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .batch(8)
+        .map(lambda a, b: (flip(a), b))
+    )
+    hm = tlk.tuning.TransferHyperModel(
+        base, 2, input_shape=(16, 16, 3), search={"unfreeze": 0}
+    )
+    tuner = keras_tuner.RandomSearch(
+        hm,
+        objective="val_accuracy",
+        max_trials=2,
+        directory=str(tmp_path),
+        seed=0,
+    )
+    with pytest.warns(UserWarning, match="freeze one draw") as caught:
+        tuner.search(augmented, validation_data=val, epochs=1, verbose=0)
+    assert sum("freeze one draw" in str(w.message) for w in caught) == 1
+    assert len(tuner.oracle.trials) == 2
+    assert hm.feature_computations == 0
+    best = tuner.get_best_models(1)[0]
+    assert_all_equal(values(base.weights), values(best.base.weights))
 
 
 def test_unfrozen_trials_train_the_base(data, base, tmp_path):

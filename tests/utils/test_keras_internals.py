@@ -248,6 +248,28 @@ def test_dataset_ops_see_random_augmentation_and_shuffling():
     )
     assert ki.dataset_ops(generated) is None
     assert ki.draws_random_numbers(generated)  # cannot tell: assume so
+    wrapped = data.map(lambda a: tf.py_function(lambda t: t, [a], tf.float32))
+    assert ki.dataset_ops(wrapped) is None
+    # Random draws anywhere: a tf.image op, a nested pipeline's map,
+    # Dataset.random; and through zip, concatenate, cache and prefetch.
+    images = data.map(tf.image.random_flip_left_right).batch(4)
+    nested = tf.data.Dataset.range(2).interleave(lambda _: augmented)
+    draws = tf.data.Dataset.zip((plain, tf.data.Dataset.random(seed=1)))
+    for random in (images, nested, draws, plain.concatenate(augmented)):
+        assert ki.draws_random_numbers(random.cache().prefetch(1))
+    assert not ki.draws_random_numbers(plain.concatenate(shuffled).cache())
+
+
+def test_dataset_ops_do_not_serialize_the_pipeline(monkeypatch):
+    # Serializing copies every tensor the pipeline holds (seconds for a
+    # gigabyte of arrays): the walk reads only its stages and functions.
+    def refuse(*args, **kwargs):
+        raise AssertionError("the pipeline was serialized")
+
+    monkeypatch.setattr(tf.data.Dataset, "_as_serialized_graph", refuse)
+    data = tf.data.Dataset.from_tensor_slices(np.zeros((8, 4, 4, 3), "f4"))
+    assert ki.draws_random_numbers(data.map(keras.layers.RandomFlip()))
+    assert ki.dataset_ops(data.batch(2)) >= {"TensorSliceDataset"}
 
 
 def test_keras_still_needs_the_multi_worker_fixes():

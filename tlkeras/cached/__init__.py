@@ -7,7 +7,9 @@ point; `FeatureCache` the cache it shares with the recipes, the tuner and
 (`tlkeras.builders.head_checkpoint`) keep what such a run trained.
 """
 
+from tlkeras.cached.features import AUGMENTED_COPIES
 from tlkeras.cached.features import FeatureCache
+from tlkeras.cached.features import augments
 from tlkeras.cached.features import batches
 from tlkeras.cached.features import compute_features
 from tlkeras.cached.features import extractor_of
@@ -16,7 +18,9 @@ from tlkeras.cached.fit_cached import fit_cached
 from tlkeras.cached.head_training import fit_head
 
 __all__ = [
+    "AUGMENTED_COPIES",
     "FeatureCache",
+    "augments",
     "batches",
     "compute_features",
     "extractor_of",

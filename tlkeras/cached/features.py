@@ -8,6 +8,37 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tlkeras._utils import keras_internals
+
+# Augmented passes cached when training data augments and the caller did not
+# say how many (`train_head`, `tlk.compare`'s cached strategies).
+AUGMENTED_COPIES = 4
+
+
+def augments(x) -> bool:
+    """Whether training data augments at random, so that features cached
+    from one pass would freeze one draw: `tlkeras.data` built with
+    `augment=`, or any `tf.data` pipeline that draws random numbers (a
+    random Keras preprocessing layer or `tf.image.random_*` in a `map`,
+    `Dataset.random`...; shuffling alone does not count). Arrays, and
+    pipelines that cannot be read (Python generators, `py_function`), are
+    taken as they are.
+
+    Example:
+
+    >>> data = tf.data.Dataset.from_tensor_slices(np.zeros((4, 8, 8, 3)))
+    >>> augments(data.shuffle(4).batch(2))
+    False
+    >>> augments(data.map(tf.image.random_flip_left_right).batch(2))
+    True
+    """
+    if getattr(x, "augmented", False):
+        return True
+    if not isinstance(x, tf.data.Dataset):
+        return False
+    ops = keras_internals.dataset_ops(x)
+    return ops is not None and any("Random" in op for op in ops)
+
 
 def batches(x, y=None, batch_size: int = 32, *, shuffle: bool = False):
     """`(inputs, labels)` batches from a dataset of pairs or from arrays;

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from tlkeras import freezing
 from tlkeras.cached.features import FeatureCache
+from tlkeras.cached.features import augments
 from tlkeras.cached.features import batch_size_of
 from tlkeras.cached.features import batches
 from tlkeras.cached.features import extractor_of
@@ -47,10 +48,13 @@ def fit_cached(
     predicts with the trained head.
 
     Random augmentation and cached features do not mix (the cache would
-    freeze one random draw): data from `tlkeras.data` with `augment=` is
-    refused unless `augment_copies=k`, which caches `k` augmented passes
-    (`k` times the examples, each a different draw). Other datasets are
-    taken as they are: pass `augment_copies` if yours augments.
+    freeze one random draw): data that augments is refused unless
+    `augment_copies=k`, which caches `k` augmented passes (`k` times the
+    examples, each a different draw). Data augments when it comes from
+    `tlkeras.data` with `augment=` or its `tf.data` pipeline draws random
+    numbers anywhere (`tlkeras.cached.augments`); shuffling is fine. A
+    pipeline that cannot be read (a Python generator, `py_function`) is
+    taken as it is: pass `augment_copies` if yours augments.
 
     Args:
         model: a compiled `tlkeras.TransferModel` whose base is frozen
@@ -187,7 +191,7 @@ def _check_model(model):
 
 
 def _check_augmentation(x, copies):
-    augmented = bool(getattr(x, "augmented", False))
+    augmented = augments(x)
     if copies is not None and (
         not isinstance(copies, int) or isinstance(copies, bool) or copies < 1
     ):
@@ -197,10 +201,12 @@ def _check_augmentation(x, copies):
         )
     if augmented and copies is None:
         raise ValueError(
-            "This dataset applies random augmentation, and cached features "
+            "This dataset augments at random (it is built with `augment=`, "
+            "or its pipeline draws random numbers), and cached features "
             "would freeze one random draw for every epoch. Pass "
-            "`augment_copies=k` to cache k augmented passes, or build the "
-            "dataset without `augment=`."
+            "`augment_copies=k` to cache k augmented passes "
+            "(`augment_copies=1`: one pass, as it comes), or train on data "
+            "without random augmentation."
         )
     if copies is not None and copies > 1 and not isinstance(x, tf.data.Dataset):
         raise ValueError(

@@ -14,16 +14,15 @@ import keras
 import numpy as np
 
 from tlkeras import freezing
+from tlkeras.cached import AUGMENTED_COPIES
 from tlkeras.cached import FeatureCache
+from tlkeras.cached import augments
 from tlkeras.cached import extractor_of
 from tlkeras.cached import fit_head
 from tlkeras.cached import split_validation
 from tlkeras.cached.features import batch_size_of
 from tlkeras.recipes.stages import compile_for
 from tlkeras.recipes.target import stratified_split
-
-# Augmented passes cached when the training data augments.
-AUGMENTED_COPIES = 4
 
 
 def train_head(
@@ -51,7 +50,8 @@ def train_head(
     Without, a stratified `holdout` share of the training features finds
     that epoch count; the head then starts again from its initial weights
     and trains on all of `x` for that many epochs. Data that augments
-    (`tlkeras.data` with `augment=`) is cached as `AUGMENTED_COPIES`
+    (`tlkeras.data` with `augment=`, or a pipeline that draws random
+    numbers: `tlkeras.cached.augments`) is cached as `AUGMENTED_COPIES`
     augmented passes, and then needs `validation_data` (a held-out share of
     augmented copies would hold copies of training images).
 
@@ -89,7 +89,7 @@ def train_head(
     """
     _check(max_epochs=max_epochs, patience=patience, holdout=holdout)
     check_holdout(x, validation_data)
-    augmented = bool(getattr(x, "augmented", False))
+    augmented = augments(x)
     freezing.apply(model, "base")
     compile_for(model, keras.optimizers.Adam(lr), loss, metrics)
     quiet = 0 if verbose == 0 else 1
@@ -150,7 +150,7 @@ def train_head(
 
 def check_holdout(x, validation_data) -> None:
     """Refuse to hold out a share of data that augments at random."""
-    if getattr(x, "augmented", False) and validation_data is None:
+    if validation_data is None and augments(x):
         raise ValueError(
             "This training data augments at random, so a share held out of "
             "its cached copies would hold copies of training images. Pass "

@@ -21,6 +21,8 @@ from tlkeras._utils.atomic import write_text
 from tlkeras._utils.close_matches import did_you_mean
 from tlkeras._utils.sizes import num_elements
 from tlkeras.builders import build_classifier
+from tlkeras.cached import AUGMENTED_COPIES
+from tlkeras.cached import augments
 from tlkeras.cached import fit_cached
 from tlkeras.callbacks import GradualUnfreezing
 from tlkeras.evaluation import report
@@ -168,6 +170,9 @@ def _train_cached(
 ):
     model.compile(optimizer=keras.optimizers.Adam(lr))
     args, kwargs = _fit_args(train_data, batch_size)
+    if augments(train_data):
+        # Augmented passes cached, as the recipes' head stage caches them.
+        kwargs["augment_copies"] = AUGMENTED_COPIES
     return fit_cached(
         model,
         *args,
@@ -389,7 +394,10 @@ def compare(
     `lr`, and is then evaluated with `tlkeras.evaluation.report` on `test`
     (accuracy, macro F1). The test data also serves as the validation
     curves in each run's history; no strategy selects anything on it.
-    Built-in strategies: `STRATEGIES` (`linear_probe`,
+    Training data that augments at random is augmented live by the
+    strategies that train the base, and cached as `AUGMENTED_COPIES`
+    augmented passes (each epoch sees them all) by those on cached
+    features. Built-in strategies: `STRATEGIES` (`linear_probe`,
     `feature_extraction`, `fine_tune`, `lp_ft`, `discriminative`,
     `gradual_unfreezing`, `lora`, `l2_sp`, `default`, `scratch`); pass a
     `Strategy` for your own.

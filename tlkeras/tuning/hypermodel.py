@@ -2,6 +2,7 @@
 unfreeze depth, with the pretrained base read once and frozen-base trials
 trained on cached features."""
 
+import warnings
 import weakref
 from typing import Optional
 
@@ -11,6 +12,7 @@ from tlkeras import freezing
 from tlkeras._utils import keras_internals
 from tlkeras.builders import TransferModel
 from tlkeras.builders import build_classifier
+from tlkeras.cached import augments
 from tlkeras.freezing import TrainTop
 from tlkeras.freezing import layer_groups
 from tlkeras.freezing import parse_policy
@@ -57,11 +59,14 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
     Fast by construction: the pretrained base is read from disk once per
     process (later trials copy its weights from memory), and trials whose
     base is frozen train the head alone on features computed once per
-    dataset and reused by every such trial (`cache_features=True`). With
-    random augmentation in the data, cached features would freeze one draw:
-    pass `cache_features=False` then. Works with RandomSearch,
-    BayesianOptimization and Hyperband, and with KerasTuner's distributed
-    tuning (each worker process keeps its own caches).
+    dataset and reused by every such trial (`cache_features=True`). Data
+    that augments at random (`tlkeras.cached.augments`: `tlkeras.data` with
+    `augment=`, or a pipeline that draws random numbers) would have one
+    draw frozen in the cache: its trials train the full model, with a
+    warning that says so (`cache_features=False` says it first). Works
+    with RandomSearch, BayesianOptimization and Hyperband, and with
+    KerasTuner's distributed tuning (each worker process keeps its own
+    caches).
 
     Args:
         base: as for `tlkeras.build_classifier`.
@@ -120,6 +125,7 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
         self.cache_features = cache_features
         self.batch_size = batch_size
         self._features = FeatureCache()
+        self._warned_augmentation = False
 
     # === Building ===
 
@@ -244,6 +250,18 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
         """Train `model`; a trial whose base is frozen trains its head on
         cached features (same epochs, callbacks and logs)."""
         if not self.cache_features or model.base.trainable_variables:
+            return model.fit(*args, **kwargs)
+        if augments(args[0] if args else kwargs.get("x")):
+            if not self._warned_augmentation:
+                self._warned_augmentation = True
+                warnings.warn(
+                    "The training data augments at random, and cached "
+                    "features would freeze one draw: frozen-base trials "
+                    "train the full model instead, their augmentation live. "
+                    "Pass cache_features=False to say so, or data without "
+                    "random augmentation to train them on cached features.",
+                    stacklevel=2,
+                )
             return model.fit(*args, **kwargs)
         return self._fit_on_features(model, *args, **kwargs)
 
