@@ -152,10 +152,19 @@ def test_little_data_is_measured_on_every_example_by_folds():
     most = np.ceil(np.bincount(Y) / 5)
     for held in folds:  # each class spread evenly over the folds
         assert np.all(np.bincount(Y[held], minlength=3) <= most)
-    # From CROSS_VALIDATE_BELOW examples on, one stratified fifth.
+    # From CROSS_VALIDATE_BELOW examples on, one stratified fifth, and the
+    # losses are that fifth's (not scaled by its share of the data).
     labels = np.arange(target.CROSS_VALIDATE_BELOW) % 4
     (held,) = target.held_out(labels, 0.2, seed=0)
     assert list(np.bincount(labels[held])) == [5, 5, 5, 5]
+    many = np.repeat(X, 5, axis=0)[: len(labels)]
+    seen.clear()
+    _, losses = target.choose(
+        model, candidates, (many, labels), None, fake_run(table, seen)
+    )
+    assert [name for name, _ in seen] == [None, "near", "far"]
+    assert losses["near"] == pytest.approx(0.5 + np.mean(labels[held]))
+    assert losses["far"] == pytest.approx(0.25 + np.mean(labels[held]))
     with pytest.raises(ValueError, match="Too few examples"):
         target.held_out(np.array([1]), 0.2, seed=0)
 

@@ -132,10 +132,11 @@ def choose(
             options["batch_size"] = batch_size_of(x)
             x, y = _arrays(x)
         y = np.asarray(y)
-        splits = [
-            (*_split(x, y, held), len(held) / len(y))
-            for held in held_out(y, holdout, seed)
-        ]
+        helds = held_out(y, holdout, seed)
+        # Each split's loss weighs by its share of the held-out examples:
+        # folds average over every example, one split is its own loss.
+        total = sum(len(held) for held in helds)
+        splits = [(*_split(x, y, held), len(held) / total) for held in helds]
     else:
         splits = [((x, y), validation_data, 1.0)]
     initial = model.get_weights()
