@@ -70,6 +70,9 @@ def test_logits_and_datasets_give_the_same_report():
     b = tlk.evaluation.report(logits, ds)
     assert a.confusion == b.confusion
     assert a.metrics == pytest.approx(b.metrics)
+    # `(x, y)` as the data, as fine_tune and compare take it.
+    c = tlk.evaluation.report(probs, (x, y))
+    assert c.confusion == a.confusion and c.metrics == a.metrics
 
 
 def test_binary_report():

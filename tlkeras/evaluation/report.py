@@ -125,8 +125,8 @@ def report(
     Args:
         model: a `tlkeras.TransferModel` (its task and logits decide how
             outputs are read) or another Keras model (then pass `task`).
-        data: a `tf.data.Dataset` of `(inputs, labels)` batches, or inputs
-            (then pass `y`).
+        data: a `tf.data.Dataset` of `(inputs, labels)` batches, a tuple
+            `(x, y)` of arrays, or inputs (then pass `y`).
         y: labels for array inputs. Defaults to `None`.
         class_names: names for the classes; defaults to the model's
             `class_names`, else the data's, else `"0"`, `"1"`...
@@ -187,9 +187,13 @@ def _task_name(model, task):
 
 
 def _predict(model, data, y, batch_size, tta):
+    if isinstance(data, tuple) and len(data) == 2 and y is None:
+        data, y = data  # `(x, y)`, as `fine_tune` and `compare` take data
     if not isinstance(data, tf.data.Dataset):
         if y is None:
-            raise ValueError("Array inputs need labels: pass `y`.")
+            raise ValueError(
+                "Array inputs need labels: pass `y`, or `(x, y)` as `data`."
+            )
         data = tf.data.Dataset.from_tensor_slices((data, y)).batch(batch_size)
     elif y is not None:
         raise ValueError(
