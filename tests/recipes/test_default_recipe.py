@@ -2,6 +2,8 @@
 fine-tuning at a small rate that is undone when it does not help; `auto`;
 test-time augmentation."""
 
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -211,3 +213,34 @@ def test_tta_flip_averages_the_mirror_images():
     )
     with pytest.raises(ValueError, match="mirrors images"):
         tlk.predict(dense, np.ones((2, 4), "float32"), tta="flip")
+
+
+def test_auto_reads_a_dataset_once_to_measure(monkeypatch):
+    # Counting its labels and holding a share out share one pass; the
+    # recipe then makes its own (the probe's feature pass).
+    monkeypatch.setattr(tlk.recipes.target, "MARGIN", 1.0)  # near
+    monkeypatch.setattr(tlk.recipes.target, "CROSS_VALIDATE_BELOW", 0)
+    passes = []
+
+    def count(y):
+        passes.append(1)
+        return y
+
+    data = (
+        tf.data.Dataset.from_tensor_slices((X, Y))
+        .batch(16)
+        .map(lambda x, y: (x, tf.py_function(count, [y], y.dtype)))
+    )
+    history = tlk.recipes.auto(fresh(), data, fine_tune_epochs=1, verbose=0)
+    assert history.recipe == "linear_probe"
+    # 3 batches, twice (measure, then train), and one more batch read for
+    # its size. Before: the labels were counted in a pass of their own.
+    assert len(passes) == 2 * 3 + 1
+    # Data that augments cannot be held out of: refused before measuring.
+    augmented = tlk.data.image_dataset(
+        (X, Y), image_size=(16, 16), augment="light", seed=0
+    )
+    module = sys.modules["tlkeras.recipes.auto"]
+    monkeypatch.setattr(module, "measure_target", None)  # never reached
+    with pytest.raises(ValueError, match="Pass `validation_data`"):
+        tlk.recipes.auto(fresh(), augmented, verbose=0)

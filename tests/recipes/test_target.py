@@ -171,7 +171,7 @@ def test_little_data_is_measured_on_every_example_by_folds():
 
 def test_holdout_is_stratified_and_reads_datasets():
     dataset = tf.data.Dataset.from_tensor_slices((X, Y)).batch(8)
-    x, y = target._arrays(dataset)
+    x, y = target.dataset_arrays(dataset)
     _, held = target.stratified_split(y, 0.25, seed=0)
     (fx, fy), (hx, hy) = target._split(x, y, held)
     assert len(fy) + len(hy) == len(Y)

@@ -6,9 +6,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tlkeras.cached.features import batch_size_of
 from tlkeras.recipes.fine_tune import fine_tune
 from tlkeras.recipes.fine_tune import measure_target
+from tlkeras.recipes.head_stage import check_holdout
 from tlkeras.recipes.head_stage import train_head
+from tlkeras.recipes.target import dataset_arrays
 from tlkeras.recipes.target import settings as target_settings
 
 RECIPES = ("linear_probe", "fine_tune")
@@ -87,12 +90,19 @@ def auto(
             f"fine_tune_epochs={fine_tune_epochs!r}"
         )
     x, y = train if isinstance(train, tuple) else (train, None)
-    count, classes = _count(x, y)
-    per_class = count / max(classes, 1)
+    check_holdout(x, validation_data)  # before any measuring
     options = {} if batch_size is None else {"batch_size": batch_size}
+    measured = (x, y)
+    if isinstance(x, tf.data.Dataset) and validation_data is None:
+        # The measurement holds a share of it out, as arrays: read once,
+        # for the count too.
+        options.setdefault("batch_size", batch_size_of(x))
+        measured = dataset_arrays(x)
+    count, classes = _count(*measured)
+    per_class = count / max(classes, 1)
     chosen, losses = measure_target(
         model,
-        (x, y),
+        measured,
         validation_data,
         candidates=target_settings("auto", lr, None, None),
         lr=lr,
@@ -133,7 +143,7 @@ def auto(
             y,
             validation_data,
             lr=lr,
-            batch_size=batch_size,
+            batch_size=options.get("batch_size"),
             callbacks=callbacks,
             verbose=verbose,
         )

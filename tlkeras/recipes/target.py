@@ -130,7 +130,7 @@ def choose(
     if validation_data is None:
         if isinstance(x, tf.data.Dataset):
             options["batch_size"] = batch_size_of(x)
-            x, y = _arrays(x)
+            x, y = dataset_arrays(x)
         y = np.asarray(y)
         helds = held_out(y, holdout, seed)
         # Each split's loss weighs by its share of the held-out examples:
@@ -255,7 +255,18 @@ def _split(x, y, held):
     return (take(fit), y[fit]), (take(held), y[held])
 
 
-def _arrays(dataset: tf.data.Dataset):
+def dataset_arrays(dataset: tf.data.Dataset):
+    """`(x, y)` arrays of a dataset of `(inputs, labels)` batches, read in
+    one pass, refused past `MAX_HOLDOUT_BYTES`.
+
+    Example:
+
+    >>> data = tf.data.Dataset.from_tensor_slices(
+    ...     (np.zeros((5, 2)), np.arange(5))).batch(2)
+    >>> x, y = dataset_arrays(data)
+    >>> x.shape, y.tolist()
+    ((5, 2), [0, 1, 2, 3, 4])
+    """
     xs, ys, size = [], [], 0
     for batch in dataset:
         if not isinstance(batch, tuple) or len(batch) != 2:
