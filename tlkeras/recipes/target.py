@@ -120,10 +120,21 @@ def choose(
     candidate fine-tunes from that head (`run`, silent, keeping its best
     epoch). `model` ends with the weights and BN policy it started with.
 
-    Example:
+    Example (`fine_tune` passes its own stages as `run`; this one only
+    reports a loss per setting):
 
-    >>> # chosen, losses = choose(model, settings("auto", 1e-3, None, None),
-    >>> #                         (x, y), None, run)  # as fine_tune does
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    >>> def run(model, data, validation, setting=None, **options):
+    ...     history = keras.callbacks.History()
+    ...     name = setting and setting.name
+    ...     loss = {None: 1.0, "near": 0.4, "far": 0.38}[name]
+    ...     history.history = {"val_loss": [loss]}
+    ...     return history
+    >>> x, y = np.zeros((200, 2), "float32"), np.arange(200) % 2
+    >>> candidates = settings("auto", 1e-3, None, None)
+    >>> chosen, losses = choose(model, candidates, (x, y), None, run)
+    >>> chosen.name, losses  # "far" is not lower by MARGIN: "near"
+    ('near', {'near': 0.4, 'far': 0.38})
     """
     x, y = train
     options = {}
