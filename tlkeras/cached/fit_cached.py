@@ -16,6 +16,7 @@ from tlkeras.cached.features import augments
 from tlkeras.cached.features import batch_size_of
 from tlkeras.cached.features import batches
 from tlkeras.cached.features import extractor_of
+from tlkeras.cached.features import forward_pass
 from tlkeras.cached.features import split_validation
 from tlkeras.cached.head_training import fit_head
 from tlkeras.cached.head_training import head_steps_per_execution
@@ -260,11 +261,12 @@ def _file_features(extractor, x, y, batch_size, copies, folder, label, quiet):
     """A dataset of feature batches backed by a `tf.data` cache file,
     filled by one pass (per copy) with a progress bar."""
     data = batches(x, y, batch_size)
+    forward = forward_pass(extractor)
 
     def generate():
         for _ in range(copies):
             for inputs, labels in data:
-                features = extractor(inputs, training=False)
+                features = forward(inputs)
                 yield keras.ops.convert_to_numpy(features), np.asarray(labels)
 
     spec = extractor.output_shape[1:]
