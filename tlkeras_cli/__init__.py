@@ -45,11 +45,8 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if "(default" in text or action.default in (
-            None,
-            False,
-            argparse.SUPPRESS,
-        ):
+        stated = "(default:" in text or "%(default)" in text
+        if stated or action.default in (None, False, argparse.SUPPRESS):
             return text
         if not action.option_strings:
             return text
