@@ -74,3 +74,11 @@ def test_an_extractor_that_cannot_be_traced_runs_eagerly():
     np.testing.assert_array_equal(forward(x), x)
     with pytest.raises(ValueError, match="Input 0 .* incompatible"):
         forward(np.ones((2, 4), "float32"))  # the eager call's own error
+    # Inputs of another structure (a dict by input name) go eagerly too.
+    named = keras.Sequential(
+        [keras.Input((3,), name="x"), keras.layers.Dense(2)]
+    )
+    forward = forward_pass(named)
+    np.testing.assert_allclose(
+        forward({"x": x}), named({"x": x}, training=False), rtol=1e-6
+    )

@@ -101,9 +101,10 @@ def forward_pass(extractor: keras.Model) -> Callable:
         if state["traced"]:
             args = x if isinstance(x, (list, tuple)) else [x]
             if len(args) == len(specs):
-                args = [_cast(a, spec.dtype) for a, spec in zip(args, specs)]
                 try:
-                    return traced(*args)
+                    return traced(
+                        *[_cast(a, s.dtype) for a, s in zip(args, specs)]
+                    )
                 except (TypeError, ValueError, NotImplementedError):
                     # Not traceable with an open batch, or inputs of
                     # another structure: the eager call says what is wrong.
