@@ -82,3 +82,12 @@ def test_an_extractor_that_cannot_be_traced_runs_eagerly():
     np.testing.assert_allclose(
         forward({"x": x}), named({"x": x}, training=False), rtol=1e-6
     )
+
+
+def test_a_pass_per_extractor_does_not_warn_of_retracing(caplog):
+    # Five folds of a target measurement: five extractors, five traces.
+    x, _ = image_data(n=4, size=16)
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        for _ in range(7):
+            forward_pass(counting_extractor()[0])(x)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]

@@ -302,3 +302,27 @@ def test_worker_index_and_backup_paths(tmp_path):
         "_prev_training_metadata_path",
     ):
         assert getattr(callback, name) == getattr(fresh, name)
+
+
+def test_quiet_retracing_silences_tensorflows_warning(caplog):
+    # One Python function, a new tf.function (and trace) each time, as a
+    # feature pass per extractor: TensorFlow warns from the fifth. Two
+    # functions, since TensorFlow warns at most twice for one.
+    def loud(x):
+        return x + 1
+
+    def quiet(x):
+        return x + 1
+
+    def traces(python_function, silence):
+        caplog.clear()
+        for _ in range(7):
+            function = tf.function(python_function)
+            if silence:
+                ki.quiet_retracing(function)
+            function(tf.constant(1.0))
+        return [r for r in caplog.records if "retracing" in r.getMessage()]
+
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        assert traces(loud, silence=False)  # the warning worked around
+        assert not traces(quiet, silence=True)

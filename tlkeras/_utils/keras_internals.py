@@ -313,6 +313,20 @@ def shuffles(dataset: tf.data.Dataset) -> bool:
     return any(op.startswith("Shuffle") for op in ops)
 
 
+def quiet_retracing(function) -> None:
+    """Keep TensorFlow from warning that `function` (a `tf.function`)
+    retraces too often (`Function._omit_frequent_tracing_warning`, private
+    TensorFlow API).
+
+    TensorFlow counts traces per Python function across every
+    `tf.function` made from it, and warns after five in a row. A feature
+    pass is traced once per extractor (a new `keras.Model` for each run):
+    the five folds of a small target measurement are five extractors, five
+    traces, each the right one, and no reason for the warning.
+    """
+    function._omit_frequent_tracing_warning = True
+
+
 def retrace_train_function(model: keras.Model) -> None:
     """Have `fit` use a newly traced train function from its next step.
 

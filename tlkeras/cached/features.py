@@ -95,6 +95,7 @@ def forward_pass(extractor: keras.Model) -> Callable:
         )
 
     traced = tf.function(call, input_signature=specs, autograph=False)
+    keras_internals.quiet_retracing(traced)  # one trace per extractor
     state = {"traced": True}
 
     def forward(x):
