@@ -299,12 +299,17 @@ def _serialized_ops(dataset: tf.data.Dataset) -> Optional[set]:
     return None if ops & _UNREADABLE else ops
 
 
-def draws_random_numbers(dataset: tf.data.Dataset) -> bool:
+def draws_random_numbers(
+    dataset: tf.data.Dataset, unreadable: bool = True
+) -> bool:
     """Whether a `tf.data` pipeline draws random numbers anywhere (random
-    augmentation, `Dataset.random`...; an op named `*Random*`), or cannot
-    be read; shuffling alone does not count."""
+    augmentation, `Dataset.random`...; an op named `*Random*`); shuffling
+    alone does not count. A pipeline that cannot be read gives
+    `unreadable`."""
     ops = dataset_ops(dataset)
-    return ops is None or any("Random" in op for op in ops)
+    if ops is None:
+        return unreadable
+    return any("Random" in op for op in ops)
 
 
 def shuffles(dataset: tf.data.Dataset) -> bool:

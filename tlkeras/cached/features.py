@@ -37,8 +37,7 @@ def augments(x) -> bool:
         return True
     if not isinstance(x, tf.data.Dataset):
         return False
-    ops = keras_internals.dataset_ops(x)
-    return ops is not None and any("Random" in op for op in ops)
+    return keras_internals.draws_random_numbers(x, unreadable=False)
 
 
 def batches(x, y=None, batch_size: int = 32, *, shuffle: bool = False):
