@@ -232,9 +232,18 @@ def _fit_from_file(
 ):
     os.makedirs(cache_dir, exist_ok=True)
     folder = tempfile.mkdtemp(prefix="tlkeras-features-", dir=cache_dir)
+    forward = forward_pass(extractor)  # one trace for both passes
     try:
         train, count = _file_features(
-            extractor, x, y, batch_size, copies, folder, "training", quiet
+            forward,
+            extractor,
+            x,
+            y,
+            batch_size,
+            copies,
+            folder,
+            "training",
+            quiet,
         )
         if shuffle:
             train = train.unbatch().shuffle(count).batch(batch_size)
@@ -245,7 +254,15 @@ def _fit_from_file(
         if validation_data is not None:
             vx, vy = split_validation(validation_data)
             validation, _ = _file_features(
-                extractor, vx, vy, batch_size, 1, folder, "validation", quiet
+                forward,
+                extractor,
+                vx,
+                vy,
+                batch_size,
+                1,
+                folder,
+                "validation",
+                quiet,
             )
         return fit_head(
             model,
@@ -257,11 +274,13 @@ def _fit_from_file(
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _file_features(extractor, x, y, batch_size, copies, folder, label, quiet):
+def _file_features(
+    forward, extractor, x, y, batch_size, copies, folder, label, quiet
+):
     """A dataset of feature batches backed by a `tf.data` cache file,
-    filled by one pass (per copy) with a progress bar."""
+    filled by one pass (per copy, `forward`: the extractor's
+    `forward_pass`) with a progress bar."""
     data = batches(x, y, batch_size)
-    forward = forward_pass(extractor)
 
     def generate():
         for _ in range(copies):
