@@ -1,6 +1,8 @@
 """`fit_cached`: the head trained on features computed once."""
 
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -204,6 +206,60 @@ def test_steps_per_execution_default_and_errors():
             tlk.strategies.fit_cached(
                 model, X, Y, steps_per_execution=bad, verbose=0
             )
+
+
+def test_batch_callbacks_never_see_a_step_past_the_epoch(tmp_path):
+    """An epoch shorter than the steps per graph call: Keras would report
+    step 16 of 3 to the progress bar and to batch-level callbacks."""
+    seen = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: seen.append(batch)
+    )
+    model = mobilenet()
+    model.compile()
+    for cache_dir in (None, str(tmp_path)):
+        seen.clear()
+        tlk.strategies.fit_cached(
+            model,
+            X,
+            Y,
+            epochs=2,
+            batch_size=8,  # 3 batches
+            callbacks=[record],
+            cache_dir=cache_dir,
+            verbose=0,
+        )
+        assert seen == [2, 2], cache_dir
+
+
+def test_file_cache_logs_no_tensorflow_warning(tmp_path):
+    """TensorFlow's file cache logs "did not fully read the dataset being
+    cached" after every complete pass (tensorflow/tensorflow#60174): the
+    features are saved another way, and a user's log stays clean."""
+    code = f"""
+import numpy as np, keras, tlkeras as tlk
+x = np.random.default_rng(0).uniform(0, 255, (20, 16, 16, 3)).astype("f4")
+y = np.arange(20) % 2
+base = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3)])
+model = tlk.build_classifier(base, 2)
+model.compile()
+tlk.strategies.fit_cached(model, x, y, epochs=2, batch_size=8, verbose=0,
+    validation_data=(x, y), cache_dir={str(tmp_path)!r})
+print("trained")
+"""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="0")
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "trained"
+    assert "I0000" in run.stderr  # TensorFlow's log is on
+    assert "cache_dataset_ops" not in run.stderr
+    assert "did not fully read" not in run.stderr
 
 
 def test_uncompiled_model_is_refused_as_keras_would():

@@ -71,9 +71,10 @@ def fit_cached(
             to `None`.
         augment_copies: int or `None`, cache this many augmented passes of
             `x`. Defaults to `None`.
-        cache_dir: a folder or `None`: keep the features in a `tf.data`
-            cache file in a fresh subfolder there (removed afterwards)
-            instead of in memory, for data whose features do not fit.
+        cache_dir: a folder or `None`: keep the features in a file
+            (`tf.data.Dataset.save`) in a fresh subfolder there (removed
+            afterwards) instead of in memory, for data whose features do
+            not fit.
             Defaults to `None`.
         callbacks: list of callbacks. Defaults to `None`.
         shuffle: bool, reshuffle the features every epoch. Defaults to
@@ -277,20 +278,33 @@ def _fit_from_file(
 def _file_features(
     forward, extractor, x, y, batch_size, copies, folder, label, quiet
 ):
-    """A dataset of feature batches backed by a `tf.data` cache file,
-    filled by one pass (per copy, `forward`: the extractor's
-    `forward_pass`) with a progress bar."""
+    """A dataset of feature batches saved to a file by `tf.data`'s
+    `Dataset.save`, filled by one pass (per copy, `forward`: the
+    extractor's `forward_pass`) with a progress bar."""
     data = batches(x, y, batch_size)
+    if quiet:
+        print(f"Computing {label} features into {folder}:")
+    progress = keras.utils.Progbar(None, verbose=quiet, unit_name="batch")
+    count = steps = 0
 
     def generate():
+        nonlocal count, steps
         for _ in range(copies):
             for inputs, labels in data:
                 features = forward(inputs)
+                count += int(features.shape[0])
+                steps += 1
+                progress.update(steps)
                 yield keras.ops.convert_to_numpy(features), np.asarray(labels)
 
     spec = extractor.output_shape[1:]
     label_spec = data.element_spec[1]
-    dataset = tf.data.Dataset.from_generator(
+    path = os.path.join(folder, label)
+    # `save`/`load` rather than `cache(path)`: TensorFlow's file cache logs
+    # a false "did not fully read the dataset being cached" warning after
+    # every complete pass (tensorflow/tensorflow#60174). One shard: `load`
+    # reads the batches back in the order they were computed.
+    tf.data.Dataset.from_generator(
         generate,
         output_signature=(
             tf.TensorSpec((None,) + tuple(spec), "float32"),
@@ -298,15 +312,8 @@ def _file_features(
                 (None,) + tuple(label_spec.shape[1:]), label_spec.dtype
             ),
         ),
-    ).cache(os.path.join(folder, label))
-    if quiet:
-        print(f"Computing {label} features into {folder}:")
-    progress = keras.utils.Progbar(None, verbose=quiet, unit_name="batch")
-    count = steps = 0
-    for features, _ in dataset:
-        count += int(features.shape[0])
-        steps += 1
-        progress.update(steps)
-    # The cache file is complete: the dataset now reads it, with a length.
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps))
-    return dataset, count
+    ).save(path, shard_func=lambda *_: tf.constant(0, tf.int64))
+    progress.update(steps, finalize=True)
+    # The file is complete: the dataset reads it, with a length.
+    dataset = tf.data.Dataset.load(path)
+    return dataset.apply(tf.data.experimental.assert_cardinality(steps)), count

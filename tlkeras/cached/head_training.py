@@ -136,9 +136,15 @@ def fit_head(
     if isinstance(train, tf.data.Dataset):
         shape = train.element_spec[0].shape[1:]
         x, y = train, None
+        steps = int(train.cardinality())
     else:
         x, y = train
         shape = x.shape[1:]
+        steps = -(-len(x) // batch_size)
+    if steps > 0 and not fit_kwargs.get("steps_per_epoch"):
+        # No more per call than an epoch has: Keras would report step 16 of
+        # an 8-step epoch to the progress bar and batch-level callbacks.
+        steps_per_execution = min(steps_per_execution, steps)
     head = head_model(model, shape, steps_per_execution=steps_per_execution)
     deferred = _SaveAtEnd(model)
     wrapped = [
