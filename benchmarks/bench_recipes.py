@@ -21,9 +21,11 @@ weights from the assets, seeds 0, 1, 2. Rows:
 - each tlkeras row again with `tta="flip"` (`tlk.predict`).
 
 No row sees the test photos while training. Prints mean accuracy, range and
-seconds per run.
+seconds per run. `--alpha 0.5 --size 224` measures the setting of the
+issue's anchors (MobileNetV2 alpha 0.5 at 224 px, the other weights file in
+the assets), about 4x the time.
 
-    python benchmarks/bench_recipes.py [--seeds 0 1 2]
+    python benchmarks/bench_recipes.py [--seeds 0 1 2] [--alpha 0.5 --size 224]
 """
 
 import argparse
@@ -41,9 +43,10 @@ from _timing import add_assets_argument  # noqa: E402
 import tlkeras as tlk  # noqa: E402
 
 WEIGHTS = (
-    "weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"
+    "weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{}_224_no_top.h5"
 )
-SIZE = 160
+# Set by main (--alpha, --size).
+ALPHA, SIZE = 0.35, 160
 
 
 def arrays(folder):
@@ -58,7 +61,7 @@ def keras_model(weights, seed):
     keras.utils.set_random_seed(seed)
     base = keras.applications.MobileNetV2(
         input_shape=(SIZE, SIZE, 3),
-        alpha=0.35,
+        alpha=ALPHA,
         include_top=False,
         weights=weights,
     )
@@ -103,7 +106,7 @@ def tlkeras_model(weights, seed):
         2,
         input_shape=(SIZE, SIZE, 3),
         weights=weights,
-        base_kwargs={"alpha": 0.35},
+        base_kwargs={"alpha": ALPHA},
     )
 
 
@@ -130,12 +133,16 @@ RUNS = {
 
 
 def main():
+    global ALPHA, SIZE
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_assets_argument(parser)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--alpha", choices=("0.35", "0.5"), default="0.35")
+    parser.add_argument("--size", type=int, default=160)
     args = parser.parse_args()
+    ALPHA, SIZE = float(args.alpha), args.size
     assets = Path(args.assets)
-    weights = assets / WEIGHTS
+    weights = assets / WEIGHTS.format(args.alpha)
     photos = assets / "datasets" / "hymenoptera"
     if not weights.is_file() or not photos.is_dir():
         raise SystemExit(f"skipped: no weights or photos under {assets}")
@@ -153,7 +160,7 @@ def main():
                 accuracy.setdefault(row, []).append(hit)
                 print(f"seed {seed} {row}: {hit:.3f}", flush=True)
     print(
-        f"\nkeras {keras.__version__}, MobileNetV2 0.35 at {SIZE} px, "
+        f"\nkeras {keras.__version__}, MobileNetV2 {ALPHA} at {SIZE} px, "
         f"{len(train[1])} training / {len(test[1])} test photos, seeds "
         f"{args.seeds}"
     )
