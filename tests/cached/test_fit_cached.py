@@ -230,6 +230,18 @@ def test_batch_callbacks_never_see_a_step_past_the_epoch(tmp_path):
             verbose=0,
         )
         assert seen == [2, 2], cache_dir
+    seen.clear()
+    tlk.strategies.fit_cached(
+        model,
+        X,
+        Y,
+        epochs=2,
+        batch_size=4,
+        validation_split=0.25,  # 18 of 24 examples train: 5 batches
+        callbacks=[record],
+        verbose=0,
+    )
+    assert seen == [4, 4]
 
 
 def test_file_cache_logs_no_tensorflow_warning(tmp_path):

@@ -140,7 +140,9 @@ def fit_head(
     else:
         x, y = train
         shape = x.shape[1:]
-        steps = -(-len(x) // batch_size)
+        # Keras keeps the first floor(n * (1 - split)) for training.
+        kept = int(len(x) * (1 - fit_kwargs.get("validation_split", 0.0)))
+        steps = -(-kept // batch_size)
     if steps > 0 and not fit_kwargs.get("steps_per_epoch"):
         # No more per call than an epoch has: Keras would report step 16 of
         # an 8-step epoch to the progress bar and batch-level callbacks.
