@@ -23,7 +23,7 @@ weights from the assets, seeds 0, 1, 2. Rows:
 No row sees the test photos while training. Prints mean accuracy, range and
 seconds per run. `--alpha 0.5 --size 224` measures the setting of the
 issue's anchors (MobileNetV2 alpha 0.5 at 224 px, the other weights file in
-the assets), about 4x the time.
+the assets); about 9 minutes for the three seeds on 2 cores, both ways.
 
     python benchmarks/bench_recipes.py [--seeds 0 1 2] [--alpha 0.5 --size 224]
 """
