@@ -165,7 +165,7 @@ def _add_commands(commands) -> None:
         # tlkeras.recipes.STRATEGIES and auto, spelled out: --help stays
         # instant.
         choices=("auto", "feature_extraction", "fine_tune", "lp_ft"),
-        help="auto (default): tlk.recipes.auto, which measures how far the "
+        help="auto: tlk.recipes.auto, which measures how far the "
         "task is from the pretraining data and picks the probe alone or "
         "fine-tuning, said in one line; the others: that recipe, --epochs "
         "in all",
