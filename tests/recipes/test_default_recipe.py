@@ -109,6 +109,40 @@ def test_fine_tune_defaults_run_the_stages_in_order():
     )
 
 
+def test_fine_tune_says_each_stage_as_it_begins(capsys):
+    options = dict(
+        fine_tune_epochs=2,
+        target="near",
+        max_head_epochs=10,
+        batch_size=8,
+    )
+    history = tlk.recipes.fine_tune(
+        fresh(), (X, Y), (XV, YV), verbose=2, **options
+    )
+    lines = capsys.readouterr().out.splitlines()
+    stages = [i for i, line in enumerate(lines) if line.startswith("Stage")]
+    epochs = [i for i, line in enumerate(lines) if line.startswith("Epoch ")]
+    head = history.converged_epochs
+    assert len(stages) == 2 and stages[0] < epochs[0]
+    computing = [line for line in lines if line.startswith("Computing")]
+    assert computing == [
+        "Computing training features:",
+        "Computing validation features:",
+    ]
+    assert lines[stages[0]] == (
+        "Stage 1/2: the head alone, on cached features until its validation "
+        "loss stops improving (at most 10 epochs)."
+    )
+    # Stage 2 begins after the head's epochs, numbered on from the kept one.
+    assert lines[stages[1] + 1] == f"Epoch {head + 1}/{head + 2}"
+    assert lines[stages[1]] == (
+        "Stage 2/2: fine-tuning the whole network (lr 1e-05, BN statistics "
+        f"fixed), epochs {head + 1}-{head + 2}, the best epoch kept."
+    )
+    tlk.recipes.fine_tune(fresh(), (X, Y), (XV, YV), verbose=0, **options)
+    assert capsys.readouterr().out == ""
+
+
 def test_fine_tuning_that_hurts_is_undone_with_validation_data():
     probe = fresh()
     tlk.recipes.fine_tune(

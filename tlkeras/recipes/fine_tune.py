@@ -118,7 +118,9 @@ def fine_tune(
         unfreeze: deprecated spelling of `freeze`.
         loss, metrics: as `compile`; `"auto"` follows the model's task.
         callbacks: list of callbacks for both stages. Defaults to `None`.
-        verbose: as `fit`. Defaults to `"auto"`.
+        verbose: as `fit`; unless `0`, a line also says each stage as it
+            begins (what trains, at what rate, which epochs) and which
+            target was measured. Defaults to `"auto"`.
         **fit_kwargs: passed to the `fit` calls (e.g. `batch_size`).
 
     Returns:
@@ -204,6 +206,22 @@ def fine_tune(
         )
         histories.append(history)
 
+    stages = int(bool(auto or head_epochs)) + int(bool(fine_tune_epochs))
+    if verbose != 0 and stages == 2:
+        print(
+            "Stage 1/2: the head alone, "
+            + (
+                "on cached features until its "
+                + (
+                    "validation loss"
+                    if validation_data is not None
+                    else "loss on a held-out share of the training data"
+                )
+                + f" stops improving (at most {max_head_epochs} epochs)."
+                if auto
+                else f"for {head_epochs} epochs."
+            )
+        )
     if auto:
         history = train_head(
             model,
@@ -232,6 +250,18 @@ def fine_tune(
             head_epochs - 1, {f"val_{k}": v for k, v in logs.items()}
         )
     if fine_tune_epochs:
+        if verbose != 0 and stages == 2:
+            print(
+                _stage_two_line(
+                    model,
+                    chosen,
+                    freeze,
+                    lr_spread,
+                    head_epochs,
+                    fine_tune_epochs,
+                    keep=best is not None,
+                )
+            )
         freezing.apply(model, freeze, bn=bn)
         if lr_spread:
             optimizer = discriminative(
@@ -297,6 +327,24 @@ def measure_target(
 
     x, y = train if isinstance(train, tuple) else (train, None)
     return choose_target(model, candidates, (x, y), validation_data, run)
+
+
+def _stage_two_line(
+    model, chosen, freeze, lr_spread, head_epochs, epochs, keep
+) -> str:
+    whole = freeze == freezing.parse_policy("none")
+    what = "the whole network" if whole else f"under freeze={freeze}"
+    rate = chosen.describe(getattr(model, "bn", None))
+    if lr_spread:
+        rate = rate.replace(
+            f"lr {chosen.lr:g}",
+            f"lr {chosen.lr / lr_spread:g} to {chosen.lr:g} by layer group",
+        )
+    first = head_epochs + 1
+    return (
+        f"Stage 2/2: fine-tuning {what} ({rate}), epochs {first}-"
+        f"{head_epochs + epochs}" + (", the best epoch kept." if keep else ".")
+    )
 
 
 def _chosen_line(chosen, candidates, losses, model) -> str:

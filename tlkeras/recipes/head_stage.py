@@ -109,7 +109,12 @@ def train_head(
     if validation_data is not None:
         vx, vy = split_validation(validation_data)
         validation = cache.get(
-            extractor, vx, vy, batch_size=batch_size, verbose=quiet
+            extractor,
+            vx,
+            vy,
+            batch_size=batch_size,
+            verbose=quiet,
+            label="validation",
         )
         best = _BestHead(patience)
         history = fit_head(
