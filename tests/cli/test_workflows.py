@@ -81,6 +81,10 @@ def test_train_picks_the_recipe_by_default(
     assert ": linear_probe (a near task and under 50 per class" in out
     # The summary says what auto picked, also when --verbose 0 silences it.
     assert "strategy     auto: linear_probe (target 'near')" in out
+    # and which epoch's head the model keeps (its lowest validation loss).
+    losses = report["history"]["val_loss"]
+    assert report["best_epoch"] == int(np.argmin(losses)) + 1
+    assert f"best epoch   {report['best_epoch']} (lowest val loss" in out
 
 
 @pytest.mark.parametrize("strategy", ["feature_extraction", "lp_ft"])

@@ -174,6 +174,9 @@ def test_fine_tuning_that_hurts_is_undone_with_validation_data():
         loss = model.evaluate(XV, YV, verbose=0)[0]
         expected = probe_loss if keep_best else stage_2[-1]
         assert loss == pytest.approx(expected, rel=1e-5)
+        # The History says which epoch the model ends with: the head's.
+        kept = history.converged_epochs - 1 if keep_best else None
+        assert history.best_epoch == kept
 
 
 def test_head_epochs_and_holdout_errors():

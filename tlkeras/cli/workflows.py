@@ -198,7 +198,7 @@ def _train(args, size, train_data, val_data, strategy) -> int:
             fine_tune_epochs=args.epochs,
             verbose=args.verbose,
         )
-        best_epoch = None
+        best_epoch = history.best_epoch
     else:
         # As EarlyStopping(restore_best_weights=True), across both stages.
         best = tlk.callbacks.BestWeights("val_loss")

@@ -67,8 +67,9 @@ def auto(
 
     Returns:
         The recipe's `History`; `history.recipe` names it, `history.target`
-        the target measured and `history.target_losses` the held-out
-        losses it was measured by.
+        the target measured, `history.target_losses` the held-out
+        losses it was measured by and `history.best_epoch` the epoch whose
+        weights the model ends with, when validation chose it.
 
     Example:
 

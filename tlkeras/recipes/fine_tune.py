@@ -127,8 +127,10 @@ def fine_tune(
         A `keras.callbacks.History` covering both stages; its
         `stage_starts` attribute gives the index of each stage's first
         epoch, `target` the target fine-tuned for (`None` without stage
-        2) and `target_losses` each measured target's held-out loss
-        (empty when none was measured).
+        2), `target_losses` each measured target's held-out loss
+        (empty when none was measured) and `best_epoch` the epoch (0-based,
+        as Keras numbers them) whose weights the model ends with, when the
+        validation data chose it (`None` otherwise).
 
     Example:
 
@@ -190,6 +192,7 @@ def fine_tune(
     fine_tune_lr, bn = chosen.lr, chosen.bn
     histories = []
     best = BestWeights() if keep_best and validation_data is not None else None
+    kept = None  # the epoch whose weights the model ends with, if chosen
 
     def fit(optimizer, initial_epoch, epochs, extra=()):
         if optimizer is not None:
@@ -280,8 +283,11 @@ def fine_tune(
             extra=[best] if best is not None else (),
         )
         if best is not None:
-            best.restore()
+            kept = best.restore()
+    elif auto:
+        kept = histories[-1].best_epoch
     merged = merge_histories(histories)
+    merged.best_epoch = kept
     if auto:
         merged.converged_epochs = head_epochs
     merged.target = chosen.name if fine_tune_epochs else None

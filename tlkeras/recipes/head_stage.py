@@ -75,7 +75,9 @@ def train_head(
 
     Returns:
         The `History` of the training kept; `history.converged_epochs` is
-        the number of epochs it chose.
+        the number of epochs it chose, `history.best_epoch` the epoch
+        (0-based) whose head the model keeps when `validation_data` chose
+        it (`None` without: the head is retrained on all of `x`).
 
     Example:
 
@@ -125,7 +127,8 @@ def train_head(
             callbacks=[best] + list(callbacks or []),
             **options,
         )
-        history.converged_epochs = best.restore() + 1
+        history.best_epoch = best.restore()
+        history.converged_epochs = history.best_epoch + 1
         return history
     fit_index, held_index = stratified_split(labels, holdout, seed)
     initial = [np.array(v) for v in model.head.get_weights()]
@@ -150,6 +153,7 @@ def train_head(
         **options,
     )
     history.converged_epochs = epochs
+    history.best_epoch = None  # the last epoch's head, trained on all data
     return history
 
 
