@@ -139,6 +139,14 @@ def _add_commands(commands) -> None:
     evaluate.add_argument("--label-column", default=None)
     evaluate.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
     evaluate.add_argument(
+        "--tta",
+        default=None,
+        choices=("flip",),
+        help="test-time augmentation for the report: 'flip' averages each "
+        "image's prediction with its mirror image's (adds tta_* figures to "
+        "the printed JSON; Keras's own stay without)",
+    )
+    evaluate.add_argument(
         "--report",
         default=None,
         help="where to write the per-class report as JSON (default: "

@@ -172,6 +172,27 @@ def test_evaluate_prints_metrics(trained, folder, capsys):
     assert sum(row["support"] for row in written["per_class"]) == 16
 
 
+def test_evaluate_with_test_time_augmentation(trained, folder, capsys):
+    path = trained / "flip_report.json"
+    args = ["evaluate", str(trained / "model.keras"), str(folder)]
+    args += ["--tta", "flip", "--report", str(path), "--verbose", "0"]
+    assert main(args) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    model = keras.saving.load_model(trained / "model.keras")
+    data = tlk.data.image_dataset(
+        str(folder), image_size=(32, 32), shuffle=False, batch_size=8
+    )
+    expected = tlk.evaluation.report(model, data, tta="flip")
+    # Keras's own figures stay untouched beside the report's, with TTA.
+    plain = model.evaluate(data, return_dict=True, verbose=0)
+    assert metrics["accuracy"] == pytest.approx(plain["accuracy"], abs=1e-6)
+    for key, value in expected.metrics.items():
+        assert metrics[f"tta_{key}"] == pytest.approx(value, abs=1e-6)
+    written = json.loads(path.read_text())
+    assert written["tta"] == "flip"
+    assert written["metrics"] == pytest.approx(expected.metrics)
+
+
 def test_export_writes_savedmodel_and_tflite(trained, tmp_path, capsys):
     out = tmp_path / "export" / "1"
     lite = tmp_path / "model.tflite"

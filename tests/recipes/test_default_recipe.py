@@ -243,6 +243,10 @@ def test_tta_flip_averages_the_mirror_images():
     assert report.metrics["accuracy"] == pytest.approx(
         float(np.mean(manual.argmax(1) == YV))
     )
+    # The report says how its predictions were made.
+    assert report.tta == report.to_dict()["tta"] == "flip"
+    assert str(report).splitlines()[0].endswith("test-time augmentation 'flip'")
+    assert tlk.evaluation.report(model, XV, YV, top_k=()).tta is None
     with pytest.raises(ValueError, match=r"`tta` must be one of.*'rotate'"):
         tlk.predict(model, XV, tta="rotate")
     dense = tlk.build_classifier(

@@ -56,6 +56,12 @@ def export(args) -> int:
 
 def evaluate(args) -> int:
     model = load(args.model)
+    reported = getattr(model, "task", None) not in (None, "features")
+    if args.tta is not None and not reported:
+        raise ValueError(
+            f"--tta {args.tta} averages predictions for the report, and "
+            f"{args.model} is not a tlkeras classifier or regressor."
+        )
     options = {}
     if args.text_column is not None:
         options["text_column"] = _column(args.text_column)
@@ -77,13 +83,19 @@ def evaluate(args) -> int:
     if not model.compiled:
         model.compile()
     results = model.evaluate(data, return_dict=True, verbose=args.verbose)
-    if getattr(model, "task", None) not in (None, "features"):
+    if reported:
         from tlkeras.evaluation import report
 
-        evaluation = report(model, data)
+        evaluation = report(model, data, tta=args.tta)
         path = args.report or os.path.splitext(args.model)[0] + "_report.json"
         evaluation.to_json(path)
         print(f"{evaluation}\n\nreport written to {path}")
+        if args.tta is not None:
+            # Keras's figures stay as evaluate gives them; the report's
+            # join them under their own names.
+            results.update(
+                {f"tta_{k}": v for k, v in evaluation.metrics.items()}
+            )
     print(json.dumps({k: round(float(v), 6) for k, v in results.items()}))
     return 0
 

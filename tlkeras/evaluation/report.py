@@ -36,6 +36,8 @@ class Report:
             predicted), or `None` where it does not apply.
         class_names: the class (or label) names.
         num_examples: how many examples were evaluated.
+        tta: the test-time augmentation the predictions averaged over
+            (`"flip"`), or `None`.
     """
 
     task: str
@@ -45,6 +47,7 @@ class Report:
     confusion: Optional[List[List[int]]]
     class_names: List[str]
     num_examples: int
+    tta: Optional[str] = None
 
     def to_dict(self) -> dict:
         """The report as plain Python types (for JSON)."""
@@ -57,6 +60,8 @@ class Report:
 
     def __str__(self) -> str:
         lines = [f"{self.task} report on {self.num_examples} examples"]
+        if self.tta is not None:
+            lines[0] += f", test-time augmentation {self.tta!r}"
         width = max([len(k) for k in self.metrics] + [8])
         for key, value in self.metrics.items():
             lines.append(f"  {key:{width}}  {value:.4f}")
@@ -157,16 +162,19 @@ def report(
     outputs, labels = _predict(model, data, y, batch_size, tta)
     names = _names(model, data, class_names)
     if kind == "regression":
-        return _regression(outputs, labels)
-    if kind == "multilabel":
-        return _multilabel(outputs, labels, logits, names)
-    if kind == "binary":
-        p = _sigmoid(outputs) if logits else outputs
-        p = p.reshape(len(p), -1)[:, 0]
-        scores = np.stack([1 - p, p], axis=1)
+        result = _regression(outputs, labels)
+    elif kind == "multilabel":
+        result = _multilabel(outputs, labels, logits, names)
     else:
-        scores = _softmax(outputs) if logits else outputs
-    return _classification(kind, scores, labels.reshape(-1), names, top_k)
+        if kind == "binary":
+            p = _sigmoid(outputs) if logits else outputs
+            p = p.reshape(len(p), -1)[:, 0]
+            scores = np.stack([1 - p, p], axis=1)
+        else:
+            scores = _softmax(outputs) if logits else outputs
+        labels = labels.reshape(-1)
+        result = _classification(kind, scores, labels, names, top_k)
+    return dataclasses.replace(result, tta=tta)
 
 
 def _task_name(model, task):
