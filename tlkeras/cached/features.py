@@ -296,6 +296,42 @@ class FeatureCache:
             self._entries[key] = entry
         return entry[2], entry[3]
 
+    def get_both(
+        self,
+        extractor: keras.Model,
+        x,
+        y=None,
+        validation_data=None,
+        *,
+        batch_size: int = 32,
+        copies: int = 1,
+        verbose: int = 1,
+    ):
+        """`get` for the training data (`copies` passes) and for
+        `validation_data` (`(x, y)` or a dataset; one pass), each labelled
+        in the progress lines: `((features, labels), validation)`, where
+        `validation` is `(features, labels)` or `None`.
+
+        Example:
+
+        >>> cache = FeatureCache()
+        >>> extractor = keras.Sequential(
+        ...     [keras.Input((2,)), keras.layers.Dense(3)])
+        >>> x, y = np.ones((4, 2)), np.arange(4)
+        >>> train, validation = cache.get_both(
+        ...     extractor, x, y, (x[:2], y[:2]), verbose=0)
+        >>> train[0].shape, validation[0].shape
+        ((4, 3), (2, 3))
+        """
+        options = dict(batch_size=batch_size, verbose=verbose)
+        train = self.get(
+            extractor, x, y, copies=copies, label="training", **options
+        )
+        if validation_data is None:
+            return train, None
+        vx, vy = split_validation(validation_data)
+        return train, self.get(extractor, vx, vy, label="validation", **options)
+
     def clear(self) -> None:
         """Forget every cached entry."""
         self._entries.clear()

@@ -136,26 +136,15 @@ def fit_cached(
             shuffle=shuffle,
             **fit_kwargs,
         )
-    train = cache.get(
+    train, validation = cache.get_both(
         extractor,
         x,
         y,
+        validation_data,
         batch_size=batch_size,
         copies=copies,
         verbose=quiet,
-        label="training",
     )
-    validation = None
-    if validation_data is not None:
-        vx, vy = split_validation(validation_data)
-        validation = cache.get(
-            extractor,
-            vx,
-            vy,
-            batch_size=batch_size,
-            verbose=quiet,
-            label="validation",
-        )
     return fit_head(
         model,
         train,

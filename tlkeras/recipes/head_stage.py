@@ -19,7 +19,6 @@ from tlkeras.cached import FeatureCache
 from tlkeras.cached import augments
 from tlkeras.cached import extractor_of
 from tlkeras.cached import fit_head
-from tlkeras.cached import split_validation
 from tlkeras.cached.features import batch_size_of
 from tlkeras.recipes.stages import compile_for
 from tlkeras.recipes.target import stratified_split
@@ -98,26 +97,17 @@ def train_head(
     extractor = extractor_of(model)
     cache = FeatureCache()
     batch_size = batch_size or batch_size_of(x)
-    features, labels = cache.get(
+    (features, labels), validation = cache.get_both(
         extractor,
         x,
         y,
+        validation_data,
         batch_size=batch_size,
         copies=AUGMENTED_COPIES if augmented else 1,
         verbose=quiet,
-        label="training",
     )
     options = dict(batch_size=batch_size, verbose=verbose)
-    if validation_data is not None:
-        vx, vy = split_validation(validation_data)
-        validation = cache.get(
-            extractor,
-            vx,
-            vy,
-            batch_size=batch_size,
-            verbose=quiet,
-            label="validation",
-        )
+    if validation is not None:
         best = _BestHead(patience)
         history = fit_head(
             model,

@@ -22,7 +22,6 @@ from tlkeras.heads import resolve_head
 from tlkeras.strategies import FeatureCache
 from tlkeras.strategies import extractor_of
 from tlkeras.strategies import fit_head
-from tlkeras.strategies import split_validation
 from tlkeras.tasks import get_task
 from tlkeras.training import discriminative
 from tlkeras.tuning.search_space import DEFAULT_SPACE
@@ -281,16 +280,14 @@ class TransferHyperModel(keras_tuner.HyperModel if keras_tuner else object):
             # pooling: heads differ only after it).
             self._extractor = extractor_of(model)
         extractor = self._extractor
-        options = dict(batch_size=batch_size, verbose=verbose)
-        train = self._features.get(extractor, x, y, label="training", **options)
-        validation = kwargs.pop("validation_data", None)
-        if validation is not None:
-            validation = self._features.get(
-                extractor,
-                *split_validation(validation),
-                label="validation",
-                **options,
-            )
+        train, validation = self._features.get_both(
+            extractor,
+            x,
+            y,
+            kwargs.pop("validation_data", None),
+            batch_size=batch_size,
+            verbose=verbose,
+        )
         # Step counts describe the original data, not the cached arrays;
         # the order is the user's (`shuffle`, default True as in `fit`).
         for key in ("steps_per_epoch", "validation_steps"):
