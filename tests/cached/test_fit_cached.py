@@ -242,6 +242,13 @@ def test_batch_callbacks_never_see_a_step_past_the_epoch(tmp_path):
         verbose=0,
     )
     assert seen == [4, 4]
+    # Longer than one call: the steps are shared, 2 calls of 12 (not 16
+    # and 8, reported as batches 15 and 31).
+    seen.clear()
+    tlk.strategies.fit_cached(
+        model, X, Y, batch_size=1, callbacks=[record], verbose=0
+    )
+    assert seen == [11, 23]
 
 
 def test_file_cache_logs_no_tensorflow_warning(tmp_path):

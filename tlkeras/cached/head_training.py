@@ -144,9 +144,12 @@ def fit_head(
         kept = int(len(x) * (1 - fit_kwargs.get("validation_split", 0.0)))
         steps = -(-kept // batch_size)
     if steps > 0 and not fit_kwargs.get("steps_per_epoch"):
-        # No more per call than an epoch has: Keras would report step 16 of
-        # an 8-step epoch to the progress bar and batch-level callbacks.
-        steps_per_execution = min(steps_per_execution, steps)
+        # The epoch's steps shared evenly among as many calls as they need:
+        # Keras reports each call's last step as `start + steps per call`,
+        # past the epoch's end (step 16 of an 8-step epoch, 32 of 24) to
+        # the progress bar and batch-level callbacks.
+        calls = -(-steps // steps_per_execution)
+        steps_per_execution = -(-steps // calls)
     head = head_model(model, shape, steps_per_execution=steps_per_execution)
     deferred = _SaveAtEnd(model)
     wrapped = [
