@@ -212,18 +212,7 @@ def fine_tune(
     stages = int(bool(auto or head_epochs)) + int(bool(fine_tune_epochs))
     if verbose != 0 and stages == 2:
         print(
-            "Stage 1/2: the head alone, "
-            + (
-                "on cached features until its "
-                + (
-                    "validation loss"
-                    if validation_data is not None
-                    else "loss on a held-out share of the training data"
-                )
-                + f" stops improving (at most {max_head_epochs} epochs)."
-                if auto
-                else f"for {head_epochs} epochs."
-            )
+            _stage_one_line(auto, validation_data, head_epochs, max_head_epochs)
         )
     if auto:
         history = train_head(
@@ -333,6 +322,19 @@ def measure_target(
 
     x, y = train if isinstance(train, tuple) else (train, None)
     return choose_target(model, candidates, (x, y), validation_data, run)
+
+
+def _stage_one_line(auto, validation_data, head_epochs, max_epochs) -> str:
+    if not auto:
+        return f"Stage 1/2: the head alone, for {head_epochs} epochs."
+    if validation_data is not None:
+        measure = "validation loss"
+    else:
+        measure = "loss on a held-out share of the training data"
+    return (
+        f"Stage 1/2: the head alone, on cached features until its {measure} "
+        f"stops improving (at most {max_epochs} epochs)."
+    )
 
 
 def _stage_two_line(
