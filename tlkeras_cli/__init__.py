@@ -46,7 +46,9 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     def _get_help_string(self, action):
         text = action.help or ""
         stated = "(default:" in text or "%(default)" in text
-        if stated or action.default in (None, False, argparse.SUPPRESS):
+        unstated = (None, False, argparse.SUPPRESS)
+        # By identity: a default of 0 (== False) is worth stating.
+        if stated or any(action.default is value for value in unstated):
             return text
         if not action.option_strings:
             return text

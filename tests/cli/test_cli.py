@@ -74,10 +74,10 @@ def test_every_option_says_what_it_does_and_its_default():
         text = " ".join(command.format_help().split())
         for action in command._actions:
             assert action.help, (name, action.dest)
-            if action.option_strings and action.default not in (
-                None,
-                False,
-                argparse.SUPPRESS,
+            # By identity: a default of 0 (== False) is stated too.
+            unstated = (None, False, argparse.SUPPRESS)
+            if action.option_strings and not any(
+                action.default is value for value in unstated
             ):
                 assert (
                     f"(default: {action.default})"
