@@ -44,6 +44,24 @@ def test_train_head_converges_with_the_base_untouched():
     assert len(history.epoch) == history.converged_epochs
 
 
+def test_train_head_says_when_it_stopped_at_max_epochs(capsys):
+    history = tlk.recipes.train_head(
+        fresh(), X, Y, (XV, YV), lr=1e-4, max_epochs=2, verbose=2
+    )
+    out = capsys.readouterr().out
+    capped = history.converged_epochs == 2
+    assert capped  # at this rate the loss still falls after two epochs
+    assert "was still improving at epoch 2 (max_epochs)" in out
+    # Converged before the cap: no such line; silent with verbose=0.
+    history = tlk.recipes.train_head(
+        fresh(), X, Y, (XV, YV), lr=1e-1, max_epochs=100, patience=2, verbose=2
+    )
+    assert history.converged_epochs < 100
+    assert "still improving" not in capsys.readouterr().out
+    tlk.recipes.train_head(fresh(), X, Y, (XV, YV), max_epochs=2, verbose=0)
+    assert capsys.readouterr().out == ""
+
+
 def test_train_head_keeps_the_best_validation_epoch():
     model = fresh()
     seen = []

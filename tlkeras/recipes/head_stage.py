@@ -70,7 +70,9 @@ def train_head(
         loss, metrics: as `compile`; `"auto"` follows the model's task.
         callbacks: callbacks of the training that is kept. Defaults to
             `None`.
-        verbose: as `fit`. Defaults to `"auto"`.
+        verbose: as `fit`; unless `0`, a line also says when the best
+            epoch was the last one allowed (the loss still falling at
+            `max_epochs`). Defaults to `"auto"`.
 
     Returns:
         The `History` of the training kept; `history.converged_epochs` is
@@ -119,6 +121,7 @@ def train_head(
         )
         history.best_epoch = best.restore()
         history.converged_epochs = history.best_epoch + 1
+        _say_if_capped(history.converged_epochs, max_epochs, verbose)
         return history
     fit_index, held_index = stratified_split(labels, holdout, seed)
     initial = [np.array(v) for v in model.head.get_weights()]
@@ -132,6 +135,7 @@ def train_head(
         **dict(options, verbose=0),
     )
     epochs = best.restore() + 1
+    _say_if_capped(epochs, max_epochs, verbose)
     # Again from the start, on all the data, for as long as it took.
     model.head.set_weights(initial)
     compile_for(model, keras.optimizers.Adam(lr), loss, metrics)
@@ -145,6 +149,17 @@ def train_head(
     history.converged_epochs = epochs
     history.best_epoch = None  # the last epoch's head, trained on all data
     return history
+
+
+def _say_if_capped(epochs, max_epochs, verbose) -> None:
+    """A line when the best epoch was the last allowed: the loss was still
+    falling, so "converged" would overstate it."""
+    if verbose != 0 and epochs == max_epochs:
+        print(
+            f"train_head: the head's validation loss was still improving at "
+            f"epoch {max_epochs} (max_epochs): it may not have converged; "
+            "raise max_epochs (max_head_epochs in fine_tune) or lr."
+        )
 
 
 def check_holdout(x, validation_data) -> None:
