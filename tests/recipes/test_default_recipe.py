@@ -51,7 +51,10 @@ def test_train_head_says_when_it_stopped_at_max_epochs(capsys):
     out = capsys.readouterr().out
     capped = history.converged_epochs == 2
     assert capped  # at this rate the loss still falls after two epochs
-    assert "was still improving at epoch 2 (max_epochs)" in out
+    assert "validation loss was still improving at epoch 2 (max_epochs)" in out
+    tlk.recipes.train_head(fresh(), X, Y, lr=1e-4, max_epochs=2, verbose=2)
+    out = capsys.readouterr().out
+    assert "held-out loss was still improving at epoch 2 (max_epochs)" in out
     # Converged before the cap: no such line; silent with verbose=0.
     history = tlk.recipes.train_head(
         fresh(), X, Y, (XV, YV), lr=1e-1, max_epochs=100, patience=2, verbose=2

@@ -121,7 +121,9 @@ def train_head(
         )
         history.best_epoch = best.restore()
         history.converged_epochs = history.best_epoch + 1
-        _say_if_capped(history.converged_epochs, max_epochs, verbose)
+        _say_if_capped(
+            history.converged_epochs, max_epochs, verbose, "validation loss"
+        )
         return history
     fit_index, held_index = stratified_split(labels, holdout, seed)
     initial = [np.array(v) for v in model.head.get_weights()]
@@ -135,7 +137,7 @@ def train_head(
         **dict(options, verbose=0),
     )
     epochs = best.restore() + 1
-    _say_if_capped(epochs, max_epochs, verbose)
+    _say_if_capped(epochs, max_epochs, verbose, "held-out loss")
     # Again from the start, on all the data, for as long as it took.
     model.head.set_weights(initial)
     compile_for(model, keras.optimizers.Adam(lr), loss, metrics)
@@ -151,14 +153,14 @@ def train_head(
     return history
 
 
-def _say_if_capped(epochs, max_epochs, verbose) -> None:
+def _say_if_capped(epochs, max_epochs, verbose, measure) -> None:
     """A line when the best epoch was the last allowed: the loss was still
     falling, so "converged" would overstate it."""
     if verbose != 0 and epochs == max_epochs:
         print(
-            f"train_head: the head's validation loss was still improving at "
-            f"epoch {max_epochs} (max_epochs): it may not have converged; "
-            "raise max_epochs (max_head_epochs in fine_tune) or lr."
+            f"train_head: the head's {measure} was still improving at epoch "
+            f"{max_epochs} (max_epochs): it may not have converged; raise "
+            "max_epochs (max_head_epochs in fine_tune) or lr."
         )
 
 
