@@ -342,12 +342,7 @@ def _stage_two_line(
 ) -> str:
     whole = freeze == freezing.parse_policy("none")
     what = "the whole network" if whole else f"under freeze={freeze}"
-    rate = chosen.describe(getattr(model, "bn", None))
-    if lr_spread:
-        rate = rate.replace(
-            f"lr {chosen.lr:g}",
-            f"lr {chosen.lr / lr_spread:g} to {chosen.lr:g} by layer group",
-        )
+    rate = chosen.describe(getattr(model, "bn", None), lr_spread)
     first = head_epochs + 1
     return (
         f"Stage 2/2: fine-tuning {what} ({rate}), epochs {first}-"

@@ -59,14 +59,20 @@ class Setting:
     lr: float
     bn: Optional[str]
 
-    def describe(self, model_bn: Optional[str] = None) -> str:
-        """In words; `model_bn` is the model's policy, for `bn=None`."""
+    def describe(
+        self, model_bn: Optional[str] = None, spread: Optional[float] = None
+    ) -> str:
+        """In words; `model_bn` is the model's policy, for `bn=None`;
+        `spread`, rates from `lr / spread` to `lr` across layer groups."""
         words = {
             None: "the model's BN policy",
             "frozen": "BN statistics fixed",
             "train": "BN statistics trained",
         }
-        return f"lr {self.lr:g}, {words[self.bn or model_bn]}"
+        rate = f"lr {self.lr:g}"
+        if spread:
+            rate = f"lr {self.lr / spread:g} to {self.lr:g} by layer group"
+        return f"{rate}, {words[self.bn or model_bn]}"
 
 
 def settings(
@@ -81,6 +87,8 @@ def settings(
     [1e-05, 0.001]
     >>> settings("near", 1e-3, None, None)[0].describe()
     "lr 1e-05, the model's BN policy"
+    >>> settings("near", 1e-3, None, "frozen")[0].describe(spread=10)
+    'lr 1e-06 to 1e-05 by layer group, BN statistics fixed'
     """
     if target not in TARGETS:
         raise ValueError(
