@@ -209,8 +209,9 @@ def fine_tune(
         )
         histories.append(history)
 
-    stages = int(bool(auto or head_epochs)) + int(bool(fine_tune_epochs))
-    if verbose != 0 and stages == 2:
+    # Each stage says itself when there are two.
+    say = verbose != 0 and bool(auto or head_epochs) and bool(fine_tune_epochs)
+    if say:
         print(
             _stage_one_line(auto, validation_data, head_epochs, max_head_epochs)
         )
@@ -242,7 +243,7 @@ def fine_tune(
             head_epochs - 1, {f"val_{k}": v for k, v in logs.items()}
         )
     if fine_tune_epochs:
-        if verbose != 0 and stages == 2:
+        if say:
             print(
                 _stage_two_line(
                     model,
