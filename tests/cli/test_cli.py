@@ -159,3 +159,20 @@ def test_every_help_states_each_default_once(capsys):
             # may name other options).
             text = formatter._expand_help(action) if action.help else ""
             assert text.count("(default") <= 1, (name, action.dest, text)
+
+
+def test_choices_spelled_out_for_a_quick_help_match_the_library():
+    """`--help` must not import TensorFlow, so the parser spells some
+    choices out; they must stay what the library accepts."""
+    import tlkeras_cli
+    from tlkeras.evaluation.tta import TTA
+    from tlkeras.recipes import STRATEGIES as RECIPES
+
+    commands = tlkeras_cli._parser()._subparsers._group_actions[0].choices
+
+    def choices(command, dest):
+        action = next(a for a in commands[command]._actions if a.dest == dest)
+        return tuple(action.choices)
+
+    assert choices("train", "strategy") == ("auto",) + tuple(RECIPES)
+    assert choices("evaluate", "tta") == tuple(k for k in TTA if k is not None)
