@@ -1,5 +1,6 @@
 """`fit_cached`: the head trained on features computed once."""
 
+import gc
 import os
 import subprocess
 import sys
@@ -385,3 +386,28 @@ def test_validation_with_sample_weights_goes_to_fit_as_given():
         verbose=0,
     )
     assert len(history.history["val_loss"]) == 1
+
+
+def test_repeated_head_training_leaves_no_traced_graph_behind():
+    # Every tuner trial traces a new head model. Keras's gradient all-reduce
+    # registers a custom gradient per trace, which kept each traced train
+    # step's graph alive for the rest of the process.
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(16, 8)).astype("float32")
+    labels = np.arange(16) % 2
+
+    def train_once():
+        base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8)])
+        model = tlk.build_classifier(base, 2, freeze="base")
+        model.compile()
+        head_training.fit_head(model, (features, labels), epochs=1, verbose=0)
+
+    def live_graphs():
+        gc.collect()
+        return sum(type(o).__name__ == "FuncGraph" for o in gc.get_objects())
+
+    train_once()
+    before = live_graphs()
+    for _ in range(3):
+        train_once()
+    assert live_graphs() - before < 3
