@@ -1,5 +1,7 @@
 """Helpers shared by the tests: value snapshots and tiny models/data."""
 
+import gc
+
 import keras
 import numpy as np
 
@@ -53,3 +55,19 @@ class Interrupt(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if epoch == self.epoch:
             raise RuntimeError("interrupted")
+
+
+def graphs_left_by(train, repeats=3):
+    """How many traced graphs (`FuncGraph`s) `repeats` calls of `train`
+    leave alive, after one call to warm up: 0 when each call's traces are
+    freed with its model."""
+
+    def live():
+        gc.collect()
+        return sum(type(o).__name__ == "FuncGraph" for o in gc.get_objects())
+
+    train()
+    before = live()
+    for _ in range(repeats):
+        train()
+    return live() - before

@@ -1,6 +1,5 @@
 """`fit_cached`: the head trained on features computed once."""
 
-import gc
 import os
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import tensorflow as tf
 import tlkeras as tlk
 from tests.helpers import assert_all_changed
 from tests.helpers import assert_all_equal
+from tests.helpers import graphs_left_by
 from tests.helpers import image_data
 from tests.helpers import values
 from tlkeras.builders.head_checkpoint import is_head_checkpoint
@@ -402,12 +402,4 @@ def test_repeated_head_training_leaves_no_traced_graph_behind():
         model.compile()
         head_training.fit_head(model, (features, labels), epochs=1, verbose=0)
 
-    def live_graphs():
-        gc.collect()
-        return sum(type(o).__name__ == "FuncGraph" for o in gc.get_objects())
-
-    train_once()
-    before = live_graphs()
-    for _ in range(3):
-        train_once()
-    assert live_graphs() - before < 3
+    assert graphs_left_by(train_once) == 0

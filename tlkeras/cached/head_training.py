@@ -11,7 +11,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tlkeras._utils import keras_internals
 from tlkeras.builders.head_checkpoint import head_state
 from tlkeras.builders.head_checkpoint import save_head_checkpoint
 from tlkeras.cached.features import batches
@@ -19,7 +18,7 @@ from tlkeras.cached.features import is_pooling_head
 from tlkeras.callbacks import GroupLearningRates
 from tlkeras.training import GroupOptimizer
 from tlkeras.training import inner_optimizer
-from tlkeras.training import optimizer_tree
+from tlkeras.training import unpin_train_graphs
 
 
 class _PooledHead(keras.layers.Layer):
@@ -153,12 +152,8 @@ def fit_head(
         calls = -(-steps // steps_per_execution)
         steps_per_execution = -(-steps // calls)
     head = head_model(model, shape, steps_per_execution=steps_per_execution)
-    # The head model is a plain Keras model, traced anew at every call
-    # (every tuner trial): without this, each trace's gradient all-reduce
-    # would keep its graph alive for the rest of the process (as the
-    # TransferModel's own train function does through `sync_trainable`).
-    for optimizer in optimizer_tree(head.optimizer):
-        keras_internals.skip_single_replica_all_reduce(optimizer)
+    # A plain Keras model, traced anew at every call (every tuner trial).
+    unpin_train_graphs(head.optimizer)
     deferred = _SaveAtEnd(model)
     wrapped = [
         _OnFullModel(c, deferred if _among(c, head_checkpoints) else model)

@@ -13,6 +13,7 @@ from tlkeras._utils.sizes import fits_in_memory
 from tlkeras.strategies.outputs import OUTPUTS
 from tlkeras.strategies.outputs import as_logits
 from tlkeras.strategies.outputs import gives_probabilities
+from tlkeras.training import unpin_train_graphs
 
 
 class Distiller(keras.distillation.Distiller):
@@ -129,6 +130,11 @@ class Distiller(keras.distillation.Distiller):
         )
 
     # === Training ===
+
+    def make_train_function(self, force=False):
+        # A new model, a new trace: let it be freed with the model.
+        unpin_train_graphs(self.optimizer)
+        return super().make_train_function(force=force)
 
     def fit(self, x=None, y=None, *, cache_teacher="auto", **kwargs):
         """`keras.Model.fit`, computing the teacher's outputs once where

@@ -19,6 +19,7 @@ from tlkeras.strategies.gradient_reversal import gradient_reversal
 from tlkeras.strategies.outputs import as_logits
 from tlkeras.strategies.outputs import gives_probabilities
 from tlkeras.tasks import task_of
+from tlkeras.training import unpin_train_graphs
 
 METHODS = ("dann", "cdan", "mmd", "coral", "mcc")
 _ADVERSARIAL = ("dann", "cdan")
@@ -223,6 +224,11 @@ class DomainAdaptation(keras.Model):
         return getattr(self.model, "bn", "frozen")
 
     # === Training ===
+
+    def make_train_function(self, force=False):
+        # A new model, a new trace: let it be freed with the model.
+        unpin_train_graphs(self.optimizer)
+        return super().make_train_function(force=force)
 
     def compile(self, optimizer="adam", loss="auto", metrics="auto", **kwargs):
         """`keras.Model.compile`; `"auto"` takes the loss and metrics of the

@@ -16,6 +16,7 @@ from tlkeras.training.learning_rate import set_learning_rate
 from tlkeras.training.optimizer_state import optimizer_tree
 from tlkeras.training.optimizer_state import rebuild_optimizer
 from tlkeras.training.optimizer_state import same_variables
+from tlkeras.training.optimizer_state import unpin_train_graphs
 from tlkeras.training.scaled_schedule import ScaledSchedule
 from tlkeras.training.spreads import geometric_spread
 from tlkeras.training.spreads import layer_decay
@@ -35,4 +36,5 @@ __all__ = [
     "same_variables",
     "set_learning_rate",
     "sync_trainable",
+    "unpin_train_graphs",
 ]

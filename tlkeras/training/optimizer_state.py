@@ -39,6 +39,34 @@ def optimizer_tree(optimizer) -> list:
     return result
 
 
+def unpin_train_graphs(optimizer) -> None:
+    """Let the train steps traced with `optimizer` (and every optimizer
+    it wraps) be freed with their model.
+
+    Keras's TensorFlow optimizers all-reduce gradients through the replica
+    context even without a distribution strategy, and every trace of that
+    all-reduce registers a custom gradient in TensorFlow's global registry
+    that keeps the traced step's whole graph alive for the rest of the
+    process (tensorflow/tensorflow#80895): a model traced anew for every
+    trial, fold or strategy grows memory and slows every garbage
+    collection. Without a strategy the all-reduce (a sum over one replica)
+    is skipped; under one it runs as before. tlkeras models call this when
+    they make their train function.
+
+    Example:
+
+    >>> optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam())
+    >>> unpin_train_graphs(optimizer)
+    >>> import numpy as np
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer, "mse")
+    >>> model.fit(np.ones((4, 2)), np.ones(4), verbose=0).history["loss"][0] > 0
+    True
+    """
+    for opt in optimizer_tree(optimizer):
+        keras_internals.skip_single_replica_all_reduce(opt)
+
+
 def same_variables(optimizer, variables: Sequence) -> bool:
     """Whether a built optimizer updates exactly the ones of `variables` it
     should (a `GroupOptimizer` leaves out its zero-rate groups).

@@ -14,9 +14,9 @@ import keras
 from tlkeras._utils import keras_internals
 from tlkeras.freezing import lora
 from tlkeras.training.learning_rate import inner_optimizer
-from tlkeras.training.optimizer_state import optimizer_tree
 from tlkeras.training.optimizer_state import rebuild_optimizer
 from tlkeras.training.optimizer_state import same_variables
+from tlkeras.training.optimizer_state import unpin_train_graphs
 
 # The trainability a model's train function was traced with: a cache of
 # what the flags were, kept to notice a change, never read as the truth.
@@ -60,8 +60,7 @@ def sync_trainable(model: keras.Model) -> bool:
     changed = False
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None:
-        for opt in optimizer_tree(optimizer):
-            keras_internals.skip_single_replica_all_reduce(opt)
+        unpin_train_graphs(optimizer)
     if optimizer is not None and optimizer.built:
         variables = model.trainable_variables
         if not same_variables(inner_optimizer(optimizer), variables):
