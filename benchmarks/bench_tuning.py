@@ -153,14 +153,14 @@ def warm_up():
 def run_searches(kind, data, weights, trials, epochs) -> dict:
     """Seconds per trial and heap objects left per trial: the naive search,
     or tlkeras cold then warm."""
-    hms = [NaiveHyperModel(weights)] if kind == "naive" else None
-    if hms is None:
+    if kind == "naive":
+        searches = [("naive", NaiveHyperModel(weights))]
+    else:
         hypermodule._PRETRAINED.clear()  # cold: nothing cached
         hm = make_hypermodel(weights)
-        hms = [hm, hm]
-    names = ["naive"] if kind == "naive" else ["tlkeras cold", "tlkeras warm"]
+        searches = [("tlkeras cold", hm), ("tlkeras warm", hm)]
     result = {}
-    for name, hm in zip(names, hms):
+    for name, hm in searches:
         gc.collect()
         before = len(gc.get_objects())
         seconds = search_seconds(hm, data, trials, epochs)
@@ -196,7 +196,11 @@ def main():
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--in-process", action="store_true")
-    parser.add_argument("--worker", choices=["naive", "tlkeras"])
+    parser.add_argument(
+        "--worker",
+        choices=["naive", "tlkeras"],
+        help="run one process's searches and print them as JSON (internal)",
+    )
     args = parser.parse_args()
     data, weights = data_and_weights(args.assets)
     if args.worker:
