@@ -17,11 +17,11 @@ rounds alternate a naive process and a tlkeras process (cold, then warm),
 rotating which comes first, each warmed up alike on a tiny unrelated model
 before timing. In one process (`--in-process`, every search after the
 first) each search inherits the objects the previous ones left on the heap
-(the naive loop leaves ~40,000 a trial: its Keras models stay reachable,
-keras-team/keras#20245), and KerasTuner walks that heap with two full
-garbage collections every trial, so each contender is charged for the
-other's leak. Ratios are medians of the paired per-trial times (naive /
-tlkeras).
+(the naive loop leaves ~40,000 a trial: each traced train step stays
+reachable, tensorflow/tensorflow#80895), and KerasTuner walks that heap
+with two full garbage collections every trial, so each contender is
+charged for the other's leak. Ratios are medians of the paired per-trial
+times (naive / tlkeras).
 
     python benchmarks/bench_tuning.py [--rounds 3] [--trials 4] [--in-process]
 """
@@ -253,9 +253,9 @@ def main():
             "(goal >= 5x)"
         )
     # A cold search = a one-time cost (one feature pass) + trials at the
-    # warm cost: the cold ratio grows with the trials. Over many trials the
-    # heap's growth (bigger collections) outweighs it, and warm trials,
-    # which follow a cold search, are the slower.
+    # warm cost: the cold ratio grows with the trials. Where the rounds'
+    # noise makes warm trials no cheaper than cold ones, there is no
+    # one-time cost to report.
     naive = statistics.median(times["naive"])
     warm = statistics.median(times["tlkeras warm"])
     once = args.trials * (statistics.median(times["tlkeras cold"]) - warm)
