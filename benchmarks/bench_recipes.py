@@ -40,6 +40,7 @@ the assets); about 9 minutes for the three seeds on 2 cores, both ways.
 """
 
 import argparse
+import functools
 import math
 import os
 import statistics
@@ -70,14 +71,19 @@ def arrays(folder):
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def keras_model(weights, seed):
-    keras.utils.set_random_seed(seed)
-    base = keras.applications.MobileNetV2(
-        input_shape=(SIZE, SIZE, 3),
+def mobilenet_v2(weights, size):
+    """MobileNetV2 at `ALPHA`, no top, for `size` px inputs."""
+    return keras.applications.MobileNetV2(
+        input_shape=(size, size, 3),
         alpha=ALPHA,
         include_top=False,
         weights=weights,
     )
+
+
+def keras_model(weights, seed):
+    keras.utils.set_random_seed(seed)
+    base = mobilenet_v2(weights, SIZE)
     base.trainable = False
     inputs = keras.Input((SIZE, SIZE, 3))
     x = keras.applications.mobilenet_v2.preprocess_input(inputs)
@@ -123,8 +129,8 @@ def tlkeras_model(weights, seed):
     )
 
 
-def tlkeras_probe(weights, seed, train):
-    model = tlkeras_model(weights, seed)
+def tlkeras_probe(weights, seed, train, build=tlkeras_model):
+    model = build(weights, seed)
     tlk.recipes.train_head(model, *train, seed=seed, verbose=0)
     return model
 
@@ -141,23 +147,12 @@ def upsampled_model(weights, seed, size=288):
     """The classifier with its base fed at `size` px: the photos upsampled
     in front of it, then the base's own scaling to [-1, 1]."""
     keras.utils.set_random_seed(seed)
-    net = keras.applications.MobileNetV2(
-        input_shape=(size, size, 3),
-        alpha=ALPHA,
-        include_top=False,
-        weights=weights,
-    )
+    net = mobilenet_v2(weights, size)
     inputs = keras.Input((SIZE, SIZE, 3))
     x = keras.layers.Resizing(size, size)(inputs)
     x = keras.layers.Rescaling(1 / 127.5, -1)(x)
     base = keras.Model(inputs, net(x), name=f"mobilenet_v2_at_{size}")
     return tlk.build_classifier(base, 2, input_shape=(SIZE, SIZE, 3))
-
-
-def upsampled_probe(weights, seed, train):
-    model = upsampled_model(weights, seed)
-    tlk.recipes.train_head(model, *train, seed=seed, verbose=0)
-    return model
 
 
 def upsampled_near(weights, seed, train):
@@ -191,8 +186,7 @@ class WeightAverage(keras.callbacks.Callback):
 
 
 def long_fine_tune_swa(weights, seed, train, epochs=30, batch_size=32):
-    model = tlkeras_model(weights, seed)
-    tlk.recipes.train_head(model, *train, seed=seed, verbose=0)
+    model = tlkeras_probe(weights, seed, train)
     tlk.freezing.apply(model, "none", bn="frozen")
     augment = keras.Sequential(
         [
@@ -225,7 +219,10 @@ RUNS = {
     "tlkeras default": (tlkeras_default, (None, "flip")),
 }
 VARIANTS = {
-    "probe at 288 px": (upsampled_probe, (None, "flip")),
+    "probe at 288 px": (
+        functools.partial(tlkeras_probe, build=upsampled_model),
+        (None, "flip"),
+    ),
     "near at 288 px": (upsampled_near, (None, "flip")),
     "long fine-tune, SWA": (long_fine_tune_swa, (None, "flip")),
 }
